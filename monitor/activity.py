@@ -1,0 +1,267 @@
+"""Readings in arrival order become per-minute activity; minutes become a day's totals.
+
+The processor is pure: the same readings in the same order always give the same minutes, so the
+minutes can be thrown away and rebuilt from the raw log with an identical result.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from monitor import counters
+from monitor.counters import CounterState, Outcome
+from monitor.days import day_start, local_date, minute_of
+from monitor.models import Battery, LinkState, Reading, StepCount
+
+# recovery-domain.md: a walking minute has a cadence of at least ~60 steps/minute. With only a
+# step counter, a minute holding at least this many steps counts as a minute of walking.
+WALKING_STEPS_PER_MINUTE = 60
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceMinute:
+    """Activity of one device in one UTC minute (or an amount to add to it)."""
+
+    person: str
+    device: str
+    minute: int
+    steps: int = 0
+    inferred_steps: int = 0
+    inferred_walking_s: float = 0.0
+    motion_steps: int = 0
+    motion_walking_s: float = 0.0
+    enmo_sum_mg: float = 0.0
+    enmo_samples: int = 0
+    moving: bool = False
+
+    def plus(self, other: DeviceMinute) -> DeviceMinute:
+        """This minute with another amount for the same device and minute added."""
+        return replace(
+            self,
+            steps=self.steps + other.steps,
+            inferred_steps=self.inferred_steps + other.inferred_steps,
+            inferred_walking_s=self.inferred_walking_s + other.inferred_walking_s,
+            motion_steps=self.motion_steps + other.motion_steps,
+            motion_walking_s=self.motion_walking_s + other.motion_walking_s,
+            enmo_sum_mg=self.enmo_sum_mg + other.enmo_sum_mg,
+            enmo_samples=self.enmo_samples + other.enmo_samples,
+            moving=self.moving or other.moving,
+        )
+
+    @property
+    def total_steps(self) -> int:
+        """Steps of this device in this minute, from its counter or, failing that, its motion."""
+        return max(self.steps + self.inferred_steps, self.motion_steps)
+
+    @property
+    def walking_s(self) -> float:
+        """Seconds of walking in this minute, whichever way this device saw it."""
+        counted = 60.0 if self.steps >= WALKING_STEPS_PER_MINUTE else 0.0
+        return min(60.0, max(counted + self.inferred_walking_s, self.motion_walking_s))
+
+    @property
+    def is_movement(self) -> bool:
+        """Whether this minute shows movement: steps, or motion above rest."""
+        return self.total_steps > 0 or self.moving
+
+
+@dataclass(frozen=True, slots=True)
+class PersonMinute:
+    """One person's activity in one UTC minute, their wearables combined."""
+
+    minute: int
+    steps: int
+    walking_s: float
+    moving: bool
+
+
+@dataclass(frozen=True, slots=True)
+class DayActivity:
+    """A person's totals over part of a day."""
+
+    steps: int = 0
+    walking_minutes: float = 0.0
+    movement_minutes: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceStatus:
+    """What is known about a wearable's link: up or down, battery, when last heard from."""
+
+    connected: bool = False
+    battery: int | None = None
+    last_seen: datetime | None = None
+    changed_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CounterEvent:
+    """A noteworthy counter observation (a reset, a rejected glitch), for the log."""
+
+    person: str
+    device: str
+    at: datetime
+    outcome: Outcome
+
+
+@dataclass(slots=True)
+class Processed:
+    """What a batch of readings changed."""
+
+    minutes: list[DeviceMinute] = field(default_factory=list)
+    events: list[CounterEvent] = field(default_factory=list)
+    status_changed: set[tuple[str, str]] = field(default_factory=set)
+
+
+class ActivityProcessor:
+    """Turns readings, in arrival order, into per-minute activity and device status."""
+
+    def __init__(self, tz: ZoneInfo, saved: Mapping[str, Any] | None = None) -> None:
+        self._tz = tz
+        self._counters: dict[tuple[str, str], CounterState] = {}
+        self._status: dict[tuple[str, str], DeviceStatus] = {}
+        if saved:
+            self._restore(saved)
+
+    def status(self, person: str, device: str) -> DeviceStatus:
+        """The current status of one wearable."""
+        return self._status.get((person, device), DeviceStatus())
+
+    def process(self, readings: Iterable[Reading]) -> Processed:
+        """Apply readings in order; returns the minute amounts to add and what else changed."""
+        out = Processed()
+        merged: dict[tuple[str, str, int], DeviceMinute] = {}
+        for reading in readings:
+            key = (reading.person, reading.device)
+            self._note_status(key, reading, out)
+            for minute in self._minutes_of(key, reading, out):
+                slot = (minute.person, minute.device, minute.minute)
+                merged[slot] = merged[slot].plus(minute) if slot in merged else minute
+        out.minutes = list(merged.values())
+        return out
+
+    def _note_status(self, key: tuple[str, str], reading: Reading, out: Processed) -> None:
+        status = self._status.get(key, DeviceStatus())
+        at = reading.received_at
+        match reading.value:
+            case LinkState(connected):
+                if connected != status.connected:
+                    status = replace(status, connected=connected, changed_at=at)
+                    out.status_changed.add(key)
+            case Battery(percent):
+                if percent != status.battery:
+                    out.status_changed.add(key)
+                status = replace(status, battery=percent)
+            case _:
+                pass
+        if not isinstance(reading.value, LinkState):
+            status = replace(status, last_seen=at)
+        self._status[key] = status
+
+    def _minutes_of(
+        self, key: tuple[str, str], reading: Reading, out: Processed
+    ) -> list[DeviceMinute]:
+        value = reading.value
+        if isinstance(value, LinkState):
+            moved = counters.link_changed(
+                self._counters.get(key), value.connected, reading.received_at
+            )
+            if moved is not None:
+                self._counters[key] = moved
+            return []
+        if not isinstance(value, StepCount):
+            return []
+        midnight = day_start(local_date(at, self._tz), self._tz)
+        seen = counters.observe(self._counters.get(key), value.total, value.epoch, at, midnight)
+        if seen.state is not None:
+            self._counters[key] = seen.state
+        if seen.outcome in {Outcome.RESET, Outcome.REJECTED, Outcome.REBASELINED}:
+            out.events.append(CounterEvent(reading.person, reading.device, at, seen.outcome))
+        if seen.span is None:
+            return []
+        person, device = key
+        return [
+            DeviceMinute(
+                person,
+                device,
+                share.minute,
+                steps=0 if share.inferred else share.steps,
+                inferred_steps=share.steps if share.inferred else 0,
+                inferred_walking_s=share.inferred_walking_s,
+            )
+            for share in counters.spread(seen.span)
+        ]
+
+    def to_json(self) -> dict[str, Any]:
+        """The processor's state, JSON-ready, to resume from after a restart."""
+        return {
+            "counters": [
+                {"person": p, "device": d, "state": s.to_json()}
+                for (p, d), s in sorted(self._counters.items())
+            ],
+            "status": [
+                {
+                    "person": p,
+                    "device": d,
+                    "connected": s.connected,
+                    "battery": s.battery,
+                    "last_seen": s.last_seen.isoformat() if s.last_seen else None,
+                    "changed_at": s.changed_at.isoformat() if s.changed_at else None,
+                }
+                for (p, d), s in sorted(self._status.items())
+            ],
+        }
+
+    def _restore(self, saved: Mapping[str, Any]) -> None:
+        for entry in saved.get("counters", []):
+            key = (entry["person"], entry["device"])
+            self._counters[key] = CounterState.from_json(entry["state"])
+        for entry in saved.get("status", []):
+            self._status[(entry["person"], entry["device"])] = DeviceStatus(
+                connected=bool(entry["connected"]),
+                battery=entry["battery"],
+                last_seen=_parse(entry["last_seen"]),
+                changed_at=_parse(entry["changed_at"]),
+            )
+
+
+def combine(rows: Iterable[DeviceMinute]) -> list[PersonMinute]:
+    """One person's minutes from their wearables' minutes, in time order.
+
+    Two wearables on one person see the same steps, so a minute takes the most any one of them
+    saw, never the sum.
+    """
+    by_minute: dict[int, PersonMinute] = {}
+    for row in rows:
+        seen = by_minute.get(row.minute)
+        if seen is None:
+            by_minute[row.minute] = PersonMinute(
+                row.minute, row.total_steps, row.walking_s, row.is_movement
+            )
+        else:
+            by_minute[row.minute] = PersonMinute(
+                row.minute,
+                max(seen.steps, row.total_steps),
+                max(seen.walking_s, row.walking_s),
+                seen.moving or row.is_movement,
+            )
+    return [by_minute[m] for m in sorted(by_minute)]
+
+
+def totals(minutes: Sequence[PersonMinute], start: datetime, end: datetime) -> DayActivity:
+    """A person's totals over the minutes that begin in [start, end)."""
+    first, last = minute_of(start), minute_of(end)
+    inside = [m for m in minutes if first <= m.minute < last]
+    return DayActivity(
+        steps=sum(m.steps for m in inside),
+        walking_minutes=round(sum(m.walking_s for m in inside) / 60.0, 2),
+        movement_minutes=sum(1 for m in inside if m.moving),
+    )
+
+
+def _parse(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None
