@@ -165,11 +165,9 @@ class ActivityProcessor:
     def _minutes_of(
         self, key: tuple[str, str], reading: Reading, out: Processed
     ) -> list[DeviceMinute]:
-        value = reading.value
+        value, at = reading.value, reading.received_at
         if isinstance(value, LinkState):
-            moved = counters.link_changed(
-                self._counters.get(key), value.connected, reading.received_at
-            )
+            moved = counters.link_changed(self._counters.get(key), value.connected, at)
             if moved is not None:
                 self._counters[key] = moved
             return []
