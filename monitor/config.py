@@ -101,10 +101,8 @@ class WakingWindow:
     end: time
 
     def contains(self, moment: time) -> bool:
-        """Whether a local clock time falls in the window (the window may wrap midnight)."""
-        if self.start <= self.end:
-            return self.start <= moment < self.end
-        return moment >= self.start or moment < self.end
+        """Whether a local clock time falls in the window."""
+        return self.start <= moment < self.end
 
 
 @dataclass(frozen=True, slots=True)
@@ -430,8 +428,12 @@ class _Reader:
         end = self.clock_time(raw, "waking_hours", end_text.strip())
         if start is None or end is None:
             return None
-        if start == end:
-            self.problem("waking_hours", "start and end must differ")
+        if start >= end:
+            self.problem(
+                "waking_hours",
+                "must start before it ends on the same day (a window across midnight is not "
+                "supported)",
+            )
             return None
         return WakingWindow(start, end)
 

@@ -7,8 +7,9 @@ A counter is observed now and then; each observation is compared with the last a
 * lower: the device reset (midnight or reboot), so the new value was walked since the reset;
 * a new local day for a counter that resets at midnight: the value was walked since midnight,
   whatever it was yesterday;
-* more than a person can walk in the time that passed: rejected as a glitch, unless the next
-  observations confirm the new level, which then becomes the baseline (no steps for the jump).
+* more than a person can walk in the time that passed: rejected as a glitch, unless the
+  counter goes on counting plausibly from the new level, which then becomes the baseline (no
+  steps for the jump).
 
 Steps seen while the link stayed up were walked just before they were notified. Steps that
 arrive after the link was down (a walk out of range, a reboot) are spread evenly over the gap
@@ -193,7 +194,9 @@ def _suspect(state: CounterState, total: int, at: datetime) -> Observation:
     confirms = (
         state.suspect_value is not None
         and state.suspect_at is not None
-        and total >= state.suspect_value
+        # Only a counter that goes on counting from the new level confirms it; a stuck
+        # value repeated is still a glitch.
+        and total > state.suspect_value
         and total - state.suspect_value
         <= max_plausible_steps((at - state.suspect_at).total_seconds())
     )
