@@ -137,6 +137,14 @@ class Config:
         raise KeyError(person_id)
 
 
+def bundled_config(name: str) -> Path:
+    """A config file shipped with recovery-monitor (`default.toml`, `demo.toml`)."""
+    installed = Path(__file__).parent / "_config_files" / name
+    if installed.is_file():
+        return installed
+    return Path(__file__).resolve().parents[1] / "config" / name
+
+
 def load_config(path: Path) -> Config:
     """Read and validate a config file; ConfigError lists every problem, each with its key."""
     try:

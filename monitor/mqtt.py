@@ -79,6 +79,7 @@ class MqttClient:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._connected = asyncio.Event()
         self._pending: dict[int, asyncio.Future[int]] = {}
+        self._closing = False
         self.refusal: str | None = None  # why the broker last refused to connect us, if it did
         self._client = paho.Client(
             CallbackAPIVersion.VERSION2,
@@ -140,6 +141,7 @@ class MqttClient:
                 await asyncio.wait_for(asyncio.shield(done), timeout=2.0)
             except TimeoutError:
                 log.warning("the broker did not confirm the offline status before shutdown")
+        self._closing = True
         self._client.disconnect()
         await asyncio.to_thread(self._client.loop_stop)
         for future in self._pending.values():
@@ -261,7 +263,7 @@ class MqttClient:
             self._on_connected()
 
     def _disconnected(self, reason: str) -> None:
-        if self._connected.is_set():
+        if self._connected.is_set() and not self._closing:
             log.warning("lost the MQTT broker (%s); reconnecting", reason)
         self._connected.clear()
 

@@ -65,7 +65,7 @@ def behind_schedule(
         title="A short walk would help",
         message=(
             f"{walked} of {_minutes(target_minutes)} walked so far today; "
-            f"a {left}-minute walk now keeps the plan on track."
+            f"{_a(left)} {left}-minute walk now keeps the plan on track."
         ),
         key=f"behind_schedule:{checkpoint.day.isoformat()}:{stamp}",
         data={
@@ -115,6 +115,12 @@ def _verdict_data(day: date, target_minutes: float, walked_minutes: float) -> di
         "walked_minutes": round(walked_minutes, 1),
         "target_minutes": target_minutes,
     }
+
+
+def _a(number: int) -> str:
+    """The indefinite article before a number read aloud ("an 8", "an 11", "a 7")."""
+    spoken = str(number)
+    return "an" if spoken.startswith("8") or spoken in ("11", "18") else "a"
 
 
 def _minutes(value: float) -> str:

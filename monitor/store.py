@@ -93,9 +93,10 @@ MIGRATIONS: tuple[str, ...] = (
         at TEXT NOT NULL,
         received_at TEXT NOT NULL,
         payload TEXT NOT NULL,
-        dedup TEXT UNIQUE
+        dedup TEXT NOT NULL
     );
     CREATE INDEX report_person_kind_at ON report (person, kind, at);
+    CREATE INDEX report_dedup ON report (person, dedup, received_at);
     """,
 )
 
@@ -476,13 +477,24 @@ class Store:
         at: datetime,
         received_at: datetime,
         payload: dict[str, Any],
-        dedup: str | None,
+        dedup: str,
+        dedup_since: datetime | None,
     ) -> int | None:
-        """Store a report; None if one with the same de-duplication key was stored before."""
+        """Store a report, unless one with the same `dedup` key arrived since `dedup_since`.
+
+        Returns the new report's id, or None for a duplicate. `dedup_since=None` means a
+        duplicate at any time.
+        """
         async with self.transaction() as db:
+            async with db.execute(
+                "SELECT 1 FROM report WHERE person = ? AND dedup = ? AND received_at >= ?",
+                (person, dedup, _ts(dedup_since) if dedup_since else ""),
+            ) as cursor:
+                if await cursor.fetchone() is not None:
+                    return None
             cursor = await db.execute(
                 "INSERT INTO report (person, kind, at, received_at, payload, dedup) "
-                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (dedup) DO NOTHING",
+                "VALUES (?, ?, ?, ?, ?, ?)",
                 (
                     person,
                     kind,
@@ -492,7 +504,7 @@ class Store:
                     dedup,
                 ),
             )
-            return cursor.lastrowid if cursor.rowcount else None
+            return cursor.lastrowid
 
     async def reports(
         self, person: str, kinds: Iterable[str], since: datetime, until: datetime

@@ -1,4 +1,4 @@
-"""Cumulative counters into per-minute steps: every pitfall in ble-facts.md, as tables and a property."""
+"""Cumulative counters into per-minute steps: ble-facts.md pitfalls, as tables and a property."""
 
 from __future__ import annotations
 
@@ -106,7 +106,8 @@ def test_steps_walked_out_of_range_are_spread_over_the_gap_with_inferred_walking
     seen = observe(state, 3000, DAY, at("10:30"), MIDNIGHT)
     assert seen.span == StepSpan(at("10:00"), at("10:30"), 2000, inferred=True)
     minutes = spread(seen.span)
-    assert [m.minute for m in minutes] == list(range(minute_of(at("10:00")), minute_of(at("10:30"))))
+    first, last = minute_of(at("10:00")), minute_of(at("10:30"))
+    assert [m.minute for m in minutes] == list(range(first, last))
     assert sum(m.steps for m in minutes) == 2000
     # 2000 steps at a comfortable 100 steps/minute is 20 of the 30 minutes spent walking.
     assert sum(m.inferred_walking_s for m in minutes) == pytest.approx(20 * 60)
@@ -155,7 +156,9 @@ def test_state_survives_a_round_trip_through_json() -> None:
         (at("09:13") + timedelta(seconds=7), at("17:45") + timedelta(seconds=31), 12_345),
     ],
 )
-def test_spread_keeps_every_step_inside_the_span(start: datetime, end: datetime, steps: int) -> None:
+def test_spread_keeps_every_step_inside_the_span(
+    start: datetime, end: datetime, steps: int
+) -> None:
     minutes = spread(StepSpan(start, end, steps, inferred=True))
     assert sum(m.steps for m in minutes) == steps
     assert all(minute_of(start) <= m.minute <= minute_of(end) for m in minutes)
