@@ -76,6 +76,7 @@ class App:
         self.state: StatePublisher | None = None
         self.outbox: Outbox | None = None
         self.intake: Intake | None = None
+        self.alerter: Alerter | None = None
         self.mqtt: MqttClient | None = None
 
     async def run(self) -> None:
@@ -123,6 +124,7 @@ class App:
             )
             self.store, self.ingest, self.state = store, ingest, state
             self.outbox, self.intake, self.mqtt = outbox, intake, mqtt
+            self.alerter = alerter
             async with mqtt, asyncio.TaskGroup() as group:
                 group.create_task(ingest.run(), name="ingest")
                 group.create_task(outbox.run(), name="outbox")

@@ -21,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, overload
 
 from monitor.days import minute_of, minute_start
 from monitor.models import CounterEpoch
@@ -130,6 +130,10 @@ def max_plausible_steps(seconds: float) -> int:
     return int(max(seconds, 0.0) * MAX_CADENCE_SPM / 60.0) + PLAUSIBILITY_SLACK_STEPS
 
 
+@overload
+def link_changed(state: CounterState, connected: bool, at: datetime) -> CounterState: ...
+@overload
+def link_changed(state: None, connected: bool, at: datetime) -> None: ...
 def link_changed(state: CounterState | None, connected: bool, at: datetime) -> CounterState | None:
     """Note that the link to the device went down or came up at `at`."""
     if state is None:

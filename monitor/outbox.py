@@ -18,6 +18,9 @@ log = logging.getLogger(__name__)
 
 # Messages handed to the client and not yet acknowledged, at most.
 MAX_IN_FLIGHT = 100
+# On the way out, wait this long (real seconds) for acknowledgements already on their way, so
+# a clean stop does not resend what the broker already has.
+SHUTDOWN_GRACE_S = 1.0
 
 
 class Outbox:
@@ -32,6 +35,7 @@ class Outbox:
         self._wake = asyncio.Event()
         self._in_flight: dict[int, OutboxItem] = {}
         self._results: asyncio.Queue[tuple[OutboxItem, asyncio.Future[int]]] = asyncio.Queue()
+        self._recording: tuple[OutboxItem, asyncio.Future[int]] | None = None
         self.refused = 0
 
     def wake(self) -> None:
@@ -41,9 +45,12 @@ class Outbox:
     async def run(self) -> None:
         """Send and confirm, for ever."""
         await self._store.retry_refused()
-        async with asyncio.TaskGroup() as group:
-            group.create_task(self._send(), name="outbox send")
-            group.create_task(self._confirm(), name="outbox confirm")
+        try:
+            async with asyncio.TaskGroup() as group:
+                group.create_task(self._send(), name="outbox send")
+                group.create_task(self._confirm(), name="outbox confirm")
+        finally:
+            await self._finish()
 
     async def _send(self) -> None:
         while True:
@@ -64,24 +71,44 @@ class Outbox:
 
     async def _confirm(self) -> None:
         while True:
-            item, future = await self._results.get()
-            if future.cancelled():
-                self._in_flight.pop(item.seq, None)
-                continue
-            code = future.result()
-            if code < FAILURE:
-                await self._store.delivered(item.seq)
-            else:
-                self.refused += 1
-                reason = reason_text(code)
-                log.error(
-                    "the broker refused alert %s on %s: %s (0x%02X); it stays in the outbox "
-                    "and is retried at the next start (check the broker's ACL for this user)",
-                    item.alert_id,
-                    item.topic,
-                    reason,
-                    code,
-                )
-                await self._store.refused(item.seq, reason)
+            self._recording = await self._results.get()
+            await self._record(*self._recording)
+            self._recording = None
+
+    async def _finish(self) -> None:
+        """Record the acknowledgements that have arrived, or arrive within a moment."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + (SHUTDOWN_GRACE_S if self._mqtt.connected else 0.0)
+        if self._recording is not None:
+            # Cancelled halfway through recording one (and so rolled back): record it again.
+            await self._record(*self._recording)
+            self._recording = None
+        while self._in_flight:
+            try:
+                async with asyncio.timeout_at(deadline):
+                    result = await self._results.get()
+            except TimeoutError:
+                break
+            await self._record(*result)
+
+    async def _record(self, item: OutboxItem, future: asyncio.Future[int]) -> None:
+        if future.cancelled():
             self._in_flight.pop(item.seq, None)
-            self.wake()
+            return
+        code = future.result()
+        if code < FAILURE:
+            await self._store.delivered(item.seq)
+        else:
+            self.refused += 1
+            reason = reason_text(code)
+            log.error(
+                "the broker refused alert %s on %s: %s (0x%02X); it stays in the outbox "
+                "and is retried at the next start (check the broker's ACL for this user)",
+                item.alert_id,
+                item.topic,
+                reason,
+                code,
+            )
+            await self._store.refused(item.seq, reason)
+        self._in_flight.pop(item.seq, None)
+        self.wake()

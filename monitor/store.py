@@ -204,15 +204,25 @@ class Store:
 
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
-        """Run statements as one transaction, alone on the connection; roll back on error."""
+        """Run statements as one transaction, alone on the connection; roll back on error.
+
+        Safe under cancellation: aiosqlite runs statements in the order they were queued, so a
+        BEGIN or COMMIT cut short by a cancellation still runs, and the rollback queued after
+        it undoes whatever is left open.
+        """
         async with self._lock:
-            await self._db.execute("BEGIN IMMEDIATE")
             try:
+                await self._db.execute("BEGIN IMMEDIATE")
                 yield self._db
+                await self._db.execute("COMMIT")
             except BaseException:
-                await self._db.execute("ROLLBACK")
+                await asyncio.shield(self._rollback())
                 raise
-            await self._db.execute("COMMIT")
+
+    async def _rollback(self) -> None:
+        # An error here means nothing was open: the transaction never began, or had committed.
+        with contextlib.suppress(sqlite3.OperationalError):
+            await self._db.execute("ROLLBACK")
 
     async def _one(self, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...]:
         async with self._db.execute(sql, params) as cursor:

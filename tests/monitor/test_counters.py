@@ -140,11 +140,11 @@ def test_a_confirmed_jump_becomes_the_baseline_without_counting_the_jump() -> No
 
 
 def test_state_survives_a_round_trip_through_json() -> None:
-    state = link_changed(CounterState(10, at("10:00")), False, at("10:01"))
-    assert state is not None
-    state = observe(state, 10**9, POWER, at("10:02"), MIDNIGHT).state
-    assert state is not None
-    assert CounterState.from_json(state.to_json()) == state
+    down = link_changed(CounterState(10, at("10:00")), False, at("10:01"))
+    suspect = observe(down, 10**9, POWER, at("10:02"), MIDNIGHT).state
+    assert suspect is not None
+    assert suspect.suspect_value == 10**9
+    assert CounterState.from_json(suspect.to_json()) == suspect
 
 
 @pytest.mark.parametrize(
