@@ -25,7 +25,7 @@ from monitor.models import (
 # Motion is by far the most frequent reading (up to 200 notifications a second): all motion
 # notifications of one device in a batch share one row, each packed as its offset from the
 # row's time, its rate and its samples in little-endian float32, instead of JSON.
-_MOTION_HEADER = struct.Struct("<IHf")  # offset from the row's time in us, sample count, rate
+_MOTION_HEADER = struct.Struct("<qHf")  # signed offset from the row time (us), samples, rate
 _MOTION_SAMPLE = struct.Struct("<fff")
 
 RawRow = tuple[str, str, int, str, bytes]
