@@ -19,7 +19,7 @@ from monitor.activity import (
     walking_seconds,
 )
 from monitor.clock import SimulatedClock
-from monitor.days import minute_of
+from monitor.days import day_bounds, minute_of
 from monitor.ingest import Ingest
 from monitor.models import Battery, CounterEpoch, LinkState, Reading, StepCount
 from monitor.store import Store
@@ -165,3 +165,50 @@ async def test_ingest_drops_and_counts_readings_beyond_its_queue(tmp_path: Path)
             ingest.put(Reading("p1", "watch", T0, StepCount(number, CounterEpoch.POWER_ON)))
         assert ingest.queued == 10
         assert ingest.dropped[("p1", "watch")] == 15
+
+
+def test_the_long_dst_day_counts_both_of_its_one_oclock_hours() -> None:
+    autumn = datetime(2026, 10, 25, tzinfo=UTC).date()
+    start, end = day_bounds(autumn, LONDON)
+    # A walk in each 01:00-02:00 local hour of the day the clocks go back (00:xx and 01:xx UTC).
+    first = [DeviceMinute("p1", "watch", minute_of(start) + 60 + i, steps=100) for i in range(10)]
+    second = [DeviceMinute("p1", "watch", minute_of(start) + 120 + i, steps=100) for i in range(10)]
+    day = totals(combine(first + second), start, end)
+    assert (end - start) == timedelta(hours=25)
+    assert day.steps == 2000
+    assert day.walking_minutes == pytest.approx(20.0)
+
+
+_counter_events = st.lists(
+    st.one_of(
+        st.tuples(st.just("count"), st.integers(0, 400), st.integers(1, 900)),
+        st.tuples(st.just("link"), st.booleans(), st.integers(1, 3600)),
+    ),
+    max_size=40,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(_counter_events)
+def test_steps_today_never_go_down_whatever_the_counter_does(
+    events: list[tuple[str, object, int]],
+) -> None:
+    processor = ActivityProcessor(LONDON)
+    now = T0
+    total = 0
+    credited: dict[int, int] = {}
+    steps_so_far = 0
+    for kind, value, seconds in events:
+        now += timedelta(seconds=seconds)
+        if kind == "link":
+            reading = Reading("p1", "watch", now, LinkState(bool(value)))
+        else:
+            total = int(value) if int(value) < total else total + int(value)  # resets too
+            reading = Reading("p1", "watch", now, StepCount(total, CounterEpoch.LOCAL_DAY))
+        for minute in processor.process([reading]).minutes:
+            assert minute.steps >= 0
+            assert minute.inferred_steps >= 0
+            credited[minute.minute] = credited.get(minute.minute, 0) + minute.total_steps
+        running = sum(credited.values())
+        assert running >= steps_so_far
+        steps_so_far = running
