@@ -20,6 +20,7 @@ from monitor.clock import Clock
 from monitor.commands import command_subscriptions
 from monitor.config import Config
 from monitor.errors import MonitorError
+from monitor.housekeeping import keep_tidy
 from monitor.ingest import Ingest
 from monitor.intake import Intake
 from monitor.mqtt import Incoming, MqttClient
@@ -131,6 +132,9 @@ class App:
                 group.create_task(intake.run(), name="intake")
                 group.create_task(state.run(), name="state")
                 group.create_task(scheduler.run(), name="scheduler")
+                group.create_task(
+                    keep_tidy(store, clock, config.service.raw_motion_days), name="housekeeping"
+                )
                 self._start_links(group, ingest)
                 log.info(
                     "recovery-monitor running: %d person(s), %d wearable(s)",

@@ -102,6 +102,7 @@ MIGRATIONS: tuple[str, ...] = (
 
 WATERMARK = "processed_upto"
 PROCESSOR = "activity"
+MOTION_HORIZON = "motion_pruned_before"
 
 
 @dataclass(frozen=True, slots=True)
@@ -322,10 +323,54 @@ class Store:
             )
 
     async def clear_activity(self) -> None:
-        """Forget all derived activity, so it can be rebuilt from the raw log."""
+        """Forget derived activity, so it can be rebuilt from the raw log.
+
+        Motion-derived figures of minutes whose raw motion has been pruned cannot be rebuilt,
+        so they are kept; everything else is cleared.
+        """
+        horizon = await self.motion_pruned_before()
         async with self.transaction() as db:
-            await db.execute("DELETE FROM device_minute")
-            await db.execute("DELETE FROM processor_state")
+            await db.execute(
+                "UPDATE device_minute SET steps = 0, inferred_steps = 0, inferred_walking_s = 0 "
+                "WHERE minute < ?",
+                (horizon // 60_000_000,),
+            )
+            await db.execute(
+                "DELETE FROM device_minute WHERE minute >= ?", (horizon // 60_000_000,)
+            )
+            await db.execute(
+                "DELETE FROM device_minute WHERE motion_steps = 0 AND motion_walking_s = 0 "
+                "AND enmo_samples = 0 AND moving = 0"
+            )
+            await db.execute("DELETE FROM processor_state WHERE name != ?", (MOTION_HORIZON,))
+
+    async def prune_motion(self, before_us: int) -> int:
+        """Delete processed raw motion older than `before_us`; returns how many rows went."""
+        async with self.transaction() as db:
+            async with db.execute(
+                "SELECT value FROM processor_state WHERE name = ?", (WATERMARK,)
+            ) as cursor:
+                row = await cursor.fetchone()
+            processed = int(row[0]) if row else 0
+            cursor = await db.execute(
+                "DELETE FROM raw_reading WHERE kind = 'motion' AND received_us < ? AND id <= ?",
+                (before_us, processed),
+            )
+            removed = cursor.rowcount
+            if removed:
+                await db.execute(
+                    "INSERT INTO processor_state (name, value) VALUES (?, ?) ON CONFLICT (name) "
+                    "DO UPDATE SET value = max(CAST(value AS INTEGER), excluded.value)",
+                    (MOTION_HORIZON, str(before_us)),
+                )
+        return removed
+
+    async def motion_pruned_before(self) -> int:
+        """Raw motion before this instant (epoch microseconds) has been pruned; 0 if none."""
+        rows = await self._all(
+            "SELECT value FROM processor_state WHERE name = ?", (MOTION_HORIZON,)
+        )
+        return int(rows[0][0]) if rows else 0
 
     async def device_minutes(self, person: str, start: int, end: int) -> list[DeviceMinute]:
         """A person's per-device minutes in [start, end) (UTC epoch minutes)."""

@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 
 from monitor.activity import DeviceMinute
+from monitor.clock import SimulatedClock
 from monitor.errors import StoreError
+from monitor.housekeeping import prune_raw_motion
 from monitor.models import Battery, CounterEpoch, Motion, Reading, StepCount
 from monitor.rawlog import unpack
 from monitor.store import MIGRATIONS, Store, StoredAlert
@@ -151,3 +153,31 @@ async def test_report_duplicates_are_caught_within_their_window(tmp_path: Path) 
         assert by_id_again is None
         stored = await store.reports("p1", ["pain"], NOON, NOON + timedelta(days=1))
         assert len(stored) == 3
+
+
+async def test_raw_motion_past_its_window_is_pruned_once_processed_and_rebuild_keeps_it(
+    tmp_path: Path,
+) -> None:
+    old = NOON - timedelta(days=5)
+    readings = [
+        Reading("p1", "band", old, Motion(((0.0, 0.0, 1.0),), 10.0)),
+        Reading("p1", "watch", old, StepCount(100, CounterEpoch.POWER_ON)),
+        Reading("p1", "band", NOON, Motion(((0.0, 0.0, 1.0),), 10.0)),
+    ]
+    async with Store.open(tmp_path / "monitor.db") as store:
+        stored = await store.append_readings(readings)
+        clock = SimulatedClock(NOON)
+        assert await prune_raw_motion(store, clock, keep_days=3) == 0, "nothing processed yet"
+        old_minute = int(old.timestamp() // 60)
+        await store.apply_activity(
+            [DeviceMinute("p1", "band", old_minute, motion_steps=40, enmo_samples=600)],
+            {},
+            upto=stored[-1][0],
+        )
+        assert await prune_raw_motion(store, clock, keep_days=3) == 1
+        kinds = sorted(row[3] for _, row in await store.raw_after(0))
+        assert kinds == ["motion", "step_count"]  # the recent motion and every count stay
+        await store.clear_activity()
+        kept = await store.device_minutes("p1", 0, 10**9)
+        assert [(m.minute, m.motion_steps) for m in kept] == [(old_minute, 40)]
+        assert await store.processed_upto() == 0
