@@ -241,17 +241,21 @@ class Store:
     async def append_readings(self, readings: Sequence[Reading]) -> list[tuple[int, RawRow]]:
         """Append readings to the raw log, durably, before anything processes them."""
         rows = pack(readings)
-        stored: list[tuple[int, RawRow]] = []
         async with self.transaction() as db:
-            for row in rows:
-                cursor = await db.execute(
-                    "INSERT INTO raw_reading (person, device, received_us, kind, payload) "
-                    "VALUES (?, ?, ?, ?, ?)",
-                    row,
-                )
-                assert cursor.lastrowid is not None  # noqa: S101 - sqlite always sets it on INSERT
-                stored.append((cursor.lastrowid, row))
-        return stored
+            async with db.execute("SELECT coalesce(max(id), 0) FROM raw_reading") as cursor:
+                (last,) = await cursor.fetchone() or (0,)
+            await db.executemany(
+                "INSERT INTO raw_reading (person, device, received_us, kind, payload) "
+                "VALUES (?, ?, ?, ?, ?)",
+                rows,
+            )
+            # Inside this transaction nobody else inserts, and a new rowid is max(rowid) + 1,
+            # so the rows got consecutive ids; check rather than trust.
+            async with db.execute("SELECT coalesce(max(id), 0) FROM raw_reading") as cursor:
+                (now_last,) = await cursor.fetchone() or (0,)
+            if now_last != last + len(rows):
+                raise StoreError("raw log ids are not consecutive: the database was changed")
+        return [(last + 1 + index, row) for index, row in enumerate(rows)]
 
     async def raw_after(self, raw_id: int, limit: int = 5000) -> list[tuple[int, RawRow]]:
         """Raw-log rows after `raw_id`, oldest first."""
