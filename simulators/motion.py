@@ -323,15 +323,24 @@ def _walk(ctx: _Context) -> tuple[Array, Array, Array]:
 
     speed = ctx.cadence / 110.0
     vertical = 0.25 * w.vigour * speed**2.5  # g; about 0.05 at 60 steps/min, 0.25 at 110
-    per_step = 1.0 + 0.1 * rng.normal(size=strikes.size + 2)
+    # Gait initiation and termination: the body is still before the first step and after the
+    # last, the first steps are weaker (about half, then four fifths of steady walking) and so
+    # is the last one.
+    knots = np.arange(-1, strikes.size + 1)
+    ramp_at = np.ones(knots.size)
+    ramp_at[[0, -1]] = 0.0
+    ramp_at[1:3] = np.minimum(ramp_at[1:3], (0.5, 0.8)[: ramp_at[1:3].size])
+    ramp_at[-3:-1] = np.minimum(ramp_at[-3:-1], (0.85, 0.6)[-ramp_at[-3:-1].size :])
+    ramp = np.interp(phase, knots, ramp_at)
+    per_step = ramp_at * (1.0 + 0.1 * rng.normal(size=knots.size))
     per_step[::2] *= 1.0 + w.impact_asymmetry / 2
     per_step[1::2] *= 1.0 - w.impact_asymmetry / 2
-    envelope = np.interp(phase, np.arange(-1, strikes.size + 1), per_step)
+    envelope = np.interp(phase, knots, per_step)
     p2 = 2 * np.pi * phase
     h2_phase = rng.uniform(0, 2 * np.pi)
     a_v = vertical * envelope * (np.cos(p2) + w.second_harmonic * np.cos(2 * p2 + h2_phase))
     a_ap = 0.6 * vertical * envelope * (np.sin(p2 + 0.5) + 0.3 * np.cos(2 * p2))
-    a_ml = 0.4 * vertical * np.sin(np.pi * phase + rng.uniform(0, 2 * np.pi))
+    a_ml = 0.4 * vertical * ramp * np.sin(np.pi * phase + rng.uniform(0, 2 * np.pi))
     trunk = np.column_stack([a_ap, a_ml, a_v])
 
     side = np.where(np.arange(strikes.size) % 2 == 0, 1.0, -1.0)  # +1 the device's side
@@ -339,25 +348,26 @@ def _walk(ctx: _Context) -> tuple[Array, Array, Array]:
     n = tau.size
     own = np.zeros(n)
     other = np.zeros(n)
-    for s, sd in zip(strikes, side, strict=True):
+    for s, sd, gain in zip(strikes, side, ramp_at[1:-1], strict=True):
         lo, hi = np.searchsorted(tau, [s - 4 * width, s + 4 * width])
-        pulse = np.exp(-0.5 * ((tau[lo:hi] - s) / width) ** 2)
+        pulse = gain * np.exp(-0.5 * ((tau[lo:hi] - s) / width) ** 2)
         (own if sd > 0 else other)[lo:hi] += pulse
     impact_g = 0.6 * vertical * w.vigour
 
     if ctx.placement is Placement.WRIST:
-        return _walk_wrist(ctx, trunk, phase, rate, impact_g * (own + other), strikes)
+        return _walk_wrist(ctx, trunk, phase, rate, ramp, impact_g * (own + other), strikes)
     if ctx.placement is Placement.POCKET:
-        return _walk_pocket(ctx, trunk, phase, rate, impact_g * (1.5 * own + 0.5 * other), strikes)
+        impacts = impact_g * (1.5 * own + 0.5 * other)
+        return _walk_pocket(ctx, trunk, phase, rate, ramp, impacts, strikes)
     if ctx.placement is Placement.HIP:
         trunk[:, 2] += impact_g * (1.3 * own + 0.7 * other)
         trunk[:, 1] *= 1.5
-        sway = np.deg2rad(5.0) * np.sin(np.pi * phase)
+        sway = np.deg2rad(5.0) * ramp * np.sin(np.pi * phase)
         rot = np.einsum("nij,njk->nik", _axis_rotation(2, sway), _mount(rng, n, 20.0))
         return trunk, rot, strikes
     trunk[:, 2] += impact_g * (own + other)
-    pitch = np.deg2rad(2.0) * np.cos(2 * np.pi * phase)
-    roll = np.deg2rad(3.0) * np.sin(np.pi * phase)
+    pitch = np.deg2rad(2.0) * ramp * np.cos(2 * np.pi * phase)
+    roll = np.deg2rad(3.0) * ramp * np.sin(np.pi * phase)
     rot = np.einsum(
         "nij,njk,nkl->nil", _axis_rotation(1, pitch), _axis_rotation(0, roll), _mount(rng, n, 20.0)
     )
@@ -377,10 +387,16 @@ def _pendulum(
 
 
 def _walk_wrist(
-    ctx: _Context, trunk: Array, phase: Array, rate: Array, impacts: Array, strikes: Array
+    ctx: _Context,
+    trunk: Array,
+    phase: Array,
+    rate: Array,
+    ramp: Array,
+    impacts: Array,
+    strikes: Array,
 ) -> tuple[Array, Array, Array]:
     rng, w = ctx.rng, ctx.walker
-    amplitude = np.deg2rad(18.0) * w.arm_swing * min(1.5, (ctx.cadence / 110.0) ** 1.5)
+    amplitude = ramp * np.deg2rad(18.0) * w.arm_swing * min(1.5, (ctx.cadence / 110.0) ** 1.5)
     stride = np.pi * phase + rng.uniform(0, 2 * np.pi)
     angle = amplitude * np.sin(stride)
     velocity = amplitude * np.cos(stride) * np.pi * rate
@@ -395,10 +411,16 @@ def _walk_wrist(
 
 
 def _walk_pocket(
-    ctx: _Context, trunk: Array, phase: Array, rate: Array, impacts: Array, strikes: Array
+    ctx: _Context,
+    trunk: Array,
+    phase: Array,
+    rate: Array,
+    ramp: Array,
+    impacts: Array,
+    strikes: Array,
 ) -> tuple[Array, Array, Array]:
     rng = ctx.rng
-    amplitude = np.deg2rad(float(np.clip(22.0 * ctx.cadence / 110.0, 8.0, 32.0)))
+    amplitude = ramp * np.deg2rad(float(np.clip(22.0 * ctx.cadence / 110.0, 8.0, 32.0)))
     stride = np.pi * phase + rng.uniform(0, 2 * np.pi)
     angle = amplitude * np.sin(stride) + np.deg2rad(5.0)
     velocity = amplitude * np.cos(stride) * np.pi * rate

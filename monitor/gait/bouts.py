@@ -34,9 +34,10 @@ MAX_BRIDGE_S = 2
 MAX_CADENCE_RATIO = 1.25
 
 # At a bout's edges, seconds carrying at least this share of the energy of the bout's nearest
-# walking seconds are walking too (a second walked half through carries about half), up to
-# the reach of the half window (2.5 s) plus a second.
-EDGE_SHARE = 0.3
+# walking seconds are walking too, up to the reach of the half window (2.5 s) plus a second.
+# The first step of a walk moves the body about half as much as steady walking (a quarter of
+# the energy), and a second may hold only half of it; standing still carries under 1%.
+EDGE_SHARE = 0.15
 EDGE_REACH_S = 3
 
 _BINS_PER_S = GRID_HZ
