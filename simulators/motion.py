@@ -247,6 +247,35 @@ def _fixed(rng: np.random.Generator, n: int) -> NDArray[np.float64]:
 # --- shared motion primitives ------------------------------------------------------------------
 
 
+def _span(tau: Array, start: float, end: float) -> slice:
+    """The grid indices from `start` to `end` (s)."""
+    lo, hi = np.searchsorted(tau, [start, end])
+    return slice(int(lo), int(hi))
+
+
+class _Moves:
+    """Minimum-jerk moves and turns added up on a grid (each touches only its own span)."""
+
+    def __init__(self, tau: Array) -> None:
+        self.tau = tau
+        self.acc = np.zeros((tau.size, 3))
+        self._angles = np.zeros((tau.size, 3))
+        self._settled = np.zeros((tau.size + 1, 3))  # turns completed, added from their end on
+
+    def add(self, at: float, duration: float, displacement_m: Array, turn_rad: Array) -> None:
+        span = _span(self.tau, at, at + duration)
+        part = self.tau[span]
+        self.acc[span] += np.outer(_min_jerk_acc(part, at, duration), displacement_m / G)
+        self._angles[span] += np.outer(_min_jerk_pos(part, at, duration), turn_rad)
+        self._settled[span.stop] += turn_rad
+
+    @property
+    def angles(self) -> Array:
+        """The accumulated turn about each axis (rad)."""
+        settled: Array = np.cumsum(self._settled, axis=0)[:-1]
+        return self._angles + settled
+
+
 def _min_jerk_acc(tau: Array, start: float, duration: float) -> Array:
     """Acceleration profile (per unit displacement) of a minimum-jerk move, zero outside it."""
     s = (tau - start) / duration
@@ -448,18 +477,16 @@ def _moves(
     ctx: _Context, reach_m: tuple[float, float], dur_s: tuple[float, float], pause_s: float
 ) -> tuple[Array, Array]:
     """Random point-to-point moves (minimum jerk) with turns of the hand; returns acc and angles."""
-    rng, tau = ctx.rng, ctx.tau
-    acc = np.zeros((tau.size, 3))
-    angles = np.zeros((tau.size, 3))
+    rng = ctx.rng
+    moves = _Moves(ctx.tau)
     at = rng.uniform(0.0, pause_s)
     while at < ctx.seconds:
         duration = rng.uniform(*dur_s)
         direction = rng.normal(size=3)
         direction /= np.linalg.norm(direction)
-        acc += np.outer(_min_jerk_acc(tau, at, duration), direction * rng.uniform(*reach_m) / G)
-        angles += np.outer(_min_jerk_pos(tau, at, duration), rng.normal(0.0, 0.5, 3))
+        moves.add(at, duration, direction * rng.uniform(*reach_m), rng.normal(0.0, 0.5, 3))
         at += duration + rng.exponential(pause_s)
-    return acc, angles
+    return moves.acc, moves.angles
 
 
 def _rotations(angles: Array, mount: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -488,9 +515,9 @@ def _arm_gestures(ctx: _Context) -> tuple[Array, Array, Array]:
         amp = rng.uniform(0.03, 0.1)
         direction = rng.normal(size=3)
         direction /= np.linalg.norm(direction)
-        inside = (tau >= at) & (tau < at + cycles / freq)
-        stroke = -amp * (2 * np.pi * freq) ** 2 * np.sin(2 * np.pi * freq * (tau - at)) / G
-        acc += np.outer(np.where(inside, stroke, 0.0), direction)
+        span = _span(tau, at, at + cycles / freq)
+        stroke = -amp * (2 * np.pi * freq) ** 2 * np.sin(2 * np.pi * freq * (tau[span] - at)) / G
+        acc[span] += np.outer(stroke, direction)
         at += cycles / freq + rng.uniform(3.0, 12.0)
     return acc + _tremor(ctx, 0.004), _rotations(angles, _still_pose(ctx)), _none()
 
@@ -534,12 +561,12 @@ def _brushing(ctx: _Context) -> tuple[Array, Array, Array]:
         amp = rng.uniform(0.005, 0.015)
         vertical = rng.uniform() < 0.3
         direction = np.array([0.0, 0.0, 1.0]) if vertical else np.array([1.0, 0.0, 0.0])
-        wander = np.cumsum(rng.normal(0.0, 0.02, n)) / np.sqrt(_FINE_HZ)
-        phase = 2 * np.pi * freq * (tau - at) * (1.0 + 0.1 * np.tanh(wander))
-        inside = (tau >= at) & (tau < at + region)
-        stroke = -amp * (2 * np.pi * freq) ** 2 * np.sin(phase) / G
-        acc += np.outer(np.where(inside, stroke, 0.0), direction)
-        angles[inside] = rng.normal(0.0, 0.6, 3)
+        span = _span(tau, at, at + region)
+        part = tau[span] - at
+        wander = np.cumsum(rng.normal(0.0, 0.02, part.size)) / np.sqrt(_FINE_HZ)
+        phase = 2 * np.pi * freq * part * (1.0 + 0.1 * np.tanh(wander))
+        acc[span] += np.outer(-amp * (2 * np.pi * freq) ** 2 * np.sin(phase) / G, direction)
+        angles[span] = rng.normal(0.0, 0.6, 3)
         at += region + rng.uniform(0.5, 2.0)
     return acc + _tremor(ctx, 0.004), _rotations(angles, _still_pose(ctx)), _none()
 
@@ -561,14 +588,16 @@ def _vehicle(ctx: _Context) -> tuple[Array, Array, Array]:
         duration = rng.uniform(2.0, 8.0)
         axis = int(rng.integers(0, 2))
         push = rng.uniform(0.05, 0.3) * rng.choice([-1.0, 1.0])
-        acc[:, axis] += push * np.sin(np.pi * np.clip((tau - at) / duration, 0, 1)) ** 2
+        span = _span(tau, at, at + duration)
+        acc[span, axis] += push * np.sin(np.pi * (tau[span] - at) / duration) ** 2
         at += duration + rng.uniform(2.0, 20.0)
     # Bumps: a jolt, then the suspension rings.
     at = rng.uniform(2.0, 30.0)
     while at < ctx.seconds:
-        dt = np.clip(tau - at, 0.0, None)
+        span = _span(tau, at, at + 4.0)
+        dt = tau[span] - at
         jolt = rng.uniform(0.1, 0.5) * np.exp(-dt / 0.4) * np.sin(2 * np.pi * bounce_hz * dt)
-        acc[:, 2] += np.where(tau >= at, jolt, 0.0)
+        acc[span, 2] += jolt
         at += rng.uniform(5.0, 30.0)
     return acc + _tremor(ctx, 0.002), _still_pose(ctx), _none()
 
@@ -576,27 +605,26 @@ def _vehicle(ctx: _Context) -> tuple[Array, Array, Array]:
 def _put_down_pick_up(ctx: _Context) -> tuple[Array, Array, Array]:
     rng, tau = ctx.rng, ctx.tau
     n = tau.size
-    acc = np.zeros((n, 3))
-    angles = np.zeros((n, 3))
+    moves = _Moves(tau)
     held = np.zeros(n, dtype=bool)
     at = rng.uniform(2.0, 10.0)
     while at < ctx.seconds:
         lift = rng.uniform(0.8, 1.5)
-        height = rng.uniform(0.2, 0.6)
-        acc[:, 2] += height * _min_jerk_acc(tau, at, lift) / G
+        up = np.array([0.0, 0.0, rng.uniform(0.2, 0.6)])
         turn = rng.normal(0.0, 1.2, 3)
-        angles += np.outer(_min_jerk_pos(tau, at, lift), turn)
-        hold = rng.uniform(3.0, 10.0)
-        down = at + lift + hold
-        held |= (tau >= at) & (tau < down)
-        acc[:, 2] -= height * _min_jerk_acc(tau, down, lift) / G
-        angles -= np.outer(_min_jerk_pos(tau, down, lift), turn)
-        dt = np.clip(tau - (down + lift), 0.0, None)
+        moves.add(at, lift, up, turn)
+        down = at + lift + rng.uniform(3.0, 10.0)
+        held[_span(tau, at, down)] = True
+        moves.add(down, lift, -up, -turn)
+        # It lands with a knock.
+        span = _span(tau, down + lift, down + lift + 0.1)
+        dt = tau[span] - (down + lift)
         knock = rng.uniform(0.2, 1.0) * np.exp(-dt / 0.01) * np.sin(2 * np.pi * 40.0 * dt)
-        acc[:, 2] += np.where(tau >= down + lift, knock, 0.0)
+        moves.acc[span, 2] += knock
         at = down + lift + rng.uniform(5.0, 20.0)
     hand = _tremor(ctx, 0.005) * held[:, None]
-    return acc + hand + _tremor(ctx, 0.0005), _rotations(angles, _fixed(rng, n)), _none()
+    acc = moves.acc + hand + _tremor(ctx, 0.0005)
+    return acc, _rotations(moves.angles, _fixed(rng, n)), _none()
 
 
 _GENERATORS: dict[Activity, _Generator] = {
