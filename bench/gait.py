@@ -155,7 +155,7 @@ def synthetic_walking() -> dict[str, object]:
     """Step error of synthetic walks (30 s still, 2 min walking, 30 s still) by cadence."""
     out: dict[str, object] = {}
     for cadence in WALKING_CADENCES:
-        errors = []
+        errors: list[float] = []
         for placement in Placement:
             for seed in range(SYNTHETIC_SEEDS):
                 rec = simulate(
@@ -169,9 +169,10 @@ def synthetic_walking() -> dict[str, object]:
                     sampling=Sampling(rate_hz=SYNTHETIC_RATE_HZ, dropouts_per_min=0.5),
                 )
                 errors.append(percent_error(analyze_gait(rec.t, rec.xyz).steps, rec.steps))
+        worst: float = max(errors, key=abs)
         out[f"{cadence}_spm"] = {
             "mape_pct": round(mape(errors), 2),
-            "worst_pct": round(max(errors, key=abs), 2),
+            "worst_pct": round(worst, 2),
         }
     return out
 
