@@ -40,6 +40,10 @@ MAX_CADENCE_RATIO = 1.25
 EDGE_SHARE = 0.15
 EDGE_REACH_S = 3
 
+# Lost BLE packets leave holes in the signal. A walk that goes on at the same cadence on both
+# sides of a hole up to this long is one bout; the hole itself is not walking and has no steps.
+MAX_HOLE_S = 2
+
 _BINS_PER_S = GRID_HZ
 _REF_SECONDS = 4  # walking seconds whose energy is the reference at an edge
 _KEEP_ENERGY_S = EDGE_REACH_S + MAX_BRIDGE_S + MIN_BOUT_S + 2
@@ -89,6 +93,8 @@ class BoutTracker:
         "_run_p",
         "_run_start",
         "_seg_first_s",
+        "_susp_end",
+        "_suspended",
     )
 
     def __init__(self) -> None:
@@ -108,6 +114,8 @@ class BoutTracker:
         self._last_p = 0.0
         self._gap = 0  # seconds since then without an agreeing verdict
         self._core: list[float] = []  # energies of the bout's latest walking seconds
+        self._suspended = False  # the open bout reached a hole; it may go on after it
+        self._susp_end = 0  # where its signal stopped
         self._out = Walked()
 
     @property
@@ -120,8 +128,16 @@ class BoutTracker:
         """Whether the open segment's first verdicts (and so its lead) are still to come."""
         return self._in_segment and self._next_s == self._seg_first_s
 
+    @property
+    def suspended(self) -> bool:
+        """Whether a walk reached the end of the last segment and may go on in the next."""
+        return self._suspended
+
     def start_segment(self, start_bin: int, first_second: int) -> None:
         """Begin a stretch of signal at `start_bin`; verdicts will come from `first_second` on."""
+        if self._suspended and start_bin - self._susp_end > _BINS_PER_S * MAX_HOLE_S:
+            self._suspended = False
+            self._finish(self._susp_end)
         self._in_segment = True
         self._seg_first_s = first_second
         self._next_s = first_second
@@ -141,6 +157,8 @@ class BoutTracker:
         for p, e in zip(periods, energies, strict=True):
             s = self._next_s
             self._next_s = s + 1
+            if self._suspended:
+                self._resume_or_finish(p)
             self._energy[s] = e
             self._energy.pop(s - _KEEP_ENERGY_S, None)
             if not math.isnan(p):
@@ -152,18 +170,41 @@ class BoutTracker:
                 self._run_e.clear()
 
     def end_segment(self, end_bin: int, tail: list[Piece]) -> None:
-        """End the open stretch at `end_bin`; `tail` are the pieces after the last verdict."""
+        """End the open stretch at `end_bin`; `tail` are the pieces after the last verdict.
+
+        A segment too short for any verdict gives all its pieces as `tail`.
+        """
         if not self._in_segment:
             return
-        if self._in_bout:
-            self._close(tail)
+        if self._suspended:
+            # A stretch between two holes, too short to judge: walking if it moves like walking.
+            self._susp_end = self._reach(tail, self._susp_end, end_bin)
+            if self._susp_end != end_bin:
+                self._suspended = False
+                self._finish(self._susp_end)
+        elif self._in_bout:
+            last = _BINS_PER_S * (self._last_s + 1)
+            end = self._reach(self._after_last(tail), last, last + _BINS_PER_S * EDGE_REACH_S)
+            if end == end_bin:
+                self._suspended = True
+                self._susp_end = end
+            else:
+                self._finish(end)
         self._run_p.clear()
         self._run_e.clear()
         self._in_segment = False
         self._energy.clear()
 
+    def finish(self) -> None:
+        """No more signal will come: a walk waiting across a hole ends where its signal did."""
+        if self._suspended:
+            self._suspended = False
+            self._finish(self._susp_end)
+
     def horizon_bin(self) -> int | None:
         """The first bin not yet decided, or None if everything seen so far is decided."""
+        if self._suspended:
+            return self._susp_end
         if not self._in_segment:
             return None
         if self._in_bout:
@@ -256,28 +297,51 @@ class BoutTracker:
         self._run_p = []
         self._run_e = []
 
-    def _close(self, tail: list[Piece] | None) -> None:
-        """Close the open bout after its last walking second, reaching forward by energy.
-
-        `tail` is given at the end of a segment: the pieces after its last verdict.
-        """
+    def _resume_or_finish(self, p: float) -> None:
+        """The first verdict after a hole: the walk goes on if the rhythm and the energy do."""
+        self._suspended = False
         threshold = EDGE_SHARE * sum(self._core) / max(1, len(self._core))
-        end = _BINS_PER_S * (self._last_s + 1)
-        limit = end + _BINS_PER_S * EDGE_REACH_S
-        stop = self._run_start if self._run_p else self._next_s
-        ahead: list[Piece] = [
+        if (
+            not math.isnan(p)
+            and _alike(p, self._last_p)
+            and all(e >= threshold for _, _, e in self._lead)
+        ):
+            for a, b, _ in self._lead:
+                self._walk_span(a, b, self._last_p)
+            self._last_s = self._seg_first_s - 1
+            self._gap = 0
+        else:
+            self._finish(self._susp_end)
+
+    def _close(self, tail: list[Piece] | None) -> None:
+        """Close the open bout after its last walking second, reaching forward by energy."""
+        last = _BINS_PER_S * (self._last_s + 1)
+        self._finish(self._reach(self._after_last(tail), last, last + _BINS_PER_S * EDGE_REACH_S))
+
+    def _after_last(self, tail: list[Piece] | None) -> list[Piece]:
+        """The seconds after the bout's last walking one that no run claims, then `tail`."""
+        stop = min(self._run_start if self._run_p else self._next_s, self._next_s)
+        pieces: list[Piece] = [
             (_BINS_PER_S * s, _BINS_PER_S * (s + 1), self._energy.get(s, 0.0))
-            for s in range(self._last_s + 1, min(stop, self._next_s))
+            for s in range(self._last_s + 1, stop)
         ]
         if tail is not None and not self._run_p:
-            ahead.extend(tail)
-        for a, b, e in ahead:
+            pieces.extend(tail)
+        return pieces
+
+    def _reach(self, pieces: list[Piece], end: int, limit: int) -> int:
+        """Walk on from bin `end` over the pieces that carry walking energy, up to `limit`."""
+        threshold = EDGE_SHARE * sum(self._core) / max(1, len(self._core))
+        for a, b, e in pieces:
             if e < threshold or b > limit:
                 break
             self._walk_span(a, b, self._last_p)
             end = b
+        return end
+
+    def _finish(self, end: int) -> None:
         self._out.bouts.append((self._bout_start, end, int(self._phase)))
-        self._free_bin = end
+        self._free_bin = max(self._free_bin, end)
         self._in_bout = False
         self._gap = 0
 
@@ -305,6 +369,8 @@ class BoutTracker:
         w.ints(
             self._in_segment,
             self._in_bout,
+            self._suspended,
+            self._susp_end,
             self._seg_first_s,
             self._next_s,
             self._free_bin,
@@ -330,6 +396,8 @@ class BoutTracker:
         (
             in_segment,
             in_bout,
+            suspended,
+            self._susp_end,
             self._seg_first_s,
             self._next_s,
             self._free_bin,
@@ -337,7 +405,8 @@ class BoutTracker:
             self._bout_start,
             self._last_s,
             self._gap,
-        ) = r.ints(9)
+        ) = r.ints(11)
+        self._suspended = bool(suspended)
         self._in_segment = bool(in_segment)
         self._in_bout = bool(in_bout)
         self._phase, self._last_p = r.floats(2)

@@ -90,6 +90,7 @@ class GaitEngine:
         for run in self._resampler.finish():
             self._take_run(run)
         self._end_segment()
+        self._tracker.finish()
         self._collect()
         self._finished = True
 
@@ -157,7 +158,10 @@ class GaitEngine:
         end = self._buf_start + self._buf.size
         after = GRID_HZ * self._tracker.next_second  # the first bin without a verdict
         tail: list[Piece] = []
-        if not self._tracker.awaits_lead:
+        if self._tracker.awaits_lead:
+            if self._tracker.suspended:
+                tail = self._pieces(end)
+        else:
             e3, e4 = self._after
             tail = [
                 (after, after + GRID_HZ, e3),
@@ -167,6 +171,18 @@ class GaitEngine:
             tail = [(a, min(b, end), e) for a, b, e in tail if a < min(b, end)]
         self._tracker.end_segment(end, tail)
         self._seg_open = False
+
+    def _pieces(self, end: int) -> list[Piece]:
+        """The buffered signal cut at whole seconds, each piece with its mean square."""
+        y = self._buf - self._buf.mean() if self._buf.size else self._buf
+        pieces: list[Piece] = []
+        a = self._buf_start
+        while a < end:
+            b = min(end, (a // GRID_HZ + 1) * GRID_HZ)
+            part = y[a - self._buf_start : b - self._buf_start]
+            pieces.append((a, b, float(np.mean(part * part))))
+            a = b
+        return pieces
 
     def _collect(self) -> None:
         walked = self._tracker.take()

@@ -14,6 +14,7 @@ from monitor.gait.bouts import (
     EDGE_REACH_S,
     EDGE_SHARE,
     MAX_BRIDGE_S,
+    MAX_HOLE_S,
     MIN_BOUT_S,
     BoutTracker,
     Walked,
@@ -54,6 +55,7 @@ def drive(
     end = GRID_HZ * (FIRST + len(periods) + 2)
     after = GRID_HZ * (FIRST + len(periods))
     tracker.end_segment(end, [(after, after + GRID_HZ, tail), (after + GRID_HZ, end, tail)])
+    tracker.finish()
     outcome = Outcome()
     outcome.add(tracker.take())
     return outcome
@@ -123,6 +125,60 @@ def test_a_quiet_lead_in_is_not_walking() -> None:
     assert [(a, b) for a, b, _ in outcome.bouts] == [(FIRST, FIRST + 8)]
 
 
+def segment(tracker: BoutTracker, start: int, periods: list[float], energy: float = 1.0) -> int:
+    """Feed one segment starting at second `start` (three lead-in seconds); returns its end bin."""
+    first = start + FIRST
+    tracker.start_segment(GRID_HZ * start, first)
+    lead = [(GRID_HZ * s, GRID_HZ * (s + 1), energy) for s in range(start, first)]
+    tracker.push(periods, [energy] * len(periods), lead)
+    end = GRID_HZ * (first + len(periods))
+    tracker.end_segment(end, [])
+    return end
+
+
+@pytest.mark.parametrize(("hole_s", "bouts"), [(MAX_HOLE_S, 1), (MAX_HOLE_S + 1, 2)])
+def test_a_walk_goes_on_across_a_short_hole(hole_s: int, bouts: int) -> None:
+    tracker = BoutTracker()
+    end = segment(tracker, 0, [0.5] * 10)
+    assert tracker.suspended
+    assert tracker.horizon_bin() == end
+    segment(tracker, end // GRID_HZ + hole_s, [0.5] * 10)
+    tracker.finish()
+    outcome = Outcome()
+    outcome.add(tracker.take())
+    assert len(outcome.bouts) == bouts
+    hole = (end, end + GRID_HZ * hole_s)
+    assert not any(a < hole[1] and b > hole[0] for a, b, _ in outcome.intervals)
+    assert outcome.walking_s == 2 * (FIRST + 10)
+    assert sum(n for _, _, n in outcome.bouts) == pytest.approx(4 * (FIRST + 10), abs=1)
+
+
+def test_a_stretch_too_short_to_judge_between_holes_is_walked_through() -> None:
+    tracker = BoutTracker()
+    end = segment(tracker, 0, [0.5] * 10)
+    second = end // GRID_HZ + 1
+    tracker.start_segment(GRID_HZ * second, second + FIRST)
+    short_end = GRID_HZ * (second + 2)
+    tracker.end_segment(short_end, [(GRID_HZ * second, short_end, 1.0)])  # no verdict at all
+    assert tracker.suspended
+    segment(tracker, second + 3, [0.5] * 10)
+    tracker.finish()
+    outcome = Outcome()
+    outcome.add(tracker.take())
+    assert len(outcome.bouts) == 1
+    assert outcome.walking_s == 2 * (FIRST + 10) + 2
+
+
+def test_a_walk_that_stops_at_a_hole_ends_there() -> None:
+    tracker = BoutTracker()
+    end = segment(tracker, 0, [0.5] * 10)
+    segment(tracker, end // GRID_HZ + 1, [NAN] * 10, energy=0.0)
+    outcome = Outcome()
+    outcome.add(tracker.take())
+    assert [(a, b) for a, b, _ in outcome.bouts] == [(0, end / GRID_HZ)]
+    assert not tracker.suspended
+
+
 verdicts = st.lists(
     st.tuples(st.sampled_from([NAN, NAN, 0.45, 0.5, 0.55, 1.0]), st.floats(0.0, 1.0)),
     max_size=80,
@@ -152,6 +208,7 @@ def test_nothing_is_decided_before_the_horizon_it_announced(
         horizon = now
     end = GRID_HZ * (FIRST + len(seconds))
     tracker.end_segment(end, [])
+    tracker.finish()
     walked = tracker.take()
     assert all(a >= horizon for a in walked.starts)
     assert tracker.horizon_bin() is None
