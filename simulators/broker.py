@@ -30,7 +30,7 @@ class BrokerError(MonitorError):
 
 
 @dataclass(frozen=True, slots=True)
-class TestPki:
+class LocalPki:
     """A throwaway CA with a server certificate for 127.0.0.1 and one client certificate."""
 
     ca_cert: Path
@@ -71,7 +71,7 @@ async def _run(*argv: str) -> None:
         raise BrokerError(f"{Path(argv[0]).name} failed: {err.decode(errors='replace').strip()}")
 
 
-async def make_test_pki(directory: Path) -> TestPki:
+async def make_test_pki(directory: Path) -> LocalPki:
     """Make a CA, a server certificate (127.0.0.1, localhost) and a client certificate.
 
     EC P-256 keys, valid for two days: fast to make, for tests and local trials only.
@@ -106,7 +106,7 @@ async def make_test_pki(directory: Path) -> TestPki:
             "-CAcreateserial", "-out", str(cert), "-days", "2", "-extfile", str(extensions),
         )  # fmt: skip
         leaves[name] = (cert, key)
-    return TestPki(ca_cert, ca_key, *leaves["server"], *leaves["client"])
+    return LocalPki(ca_cert, ca_key, *leaves["server"], *leaves["client"])
 
 
 def find_mosquitto() -> str:
