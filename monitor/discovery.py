@@ -224,11 +224,15 @@ def discovery_document(
         entity_category="diagnostic",
         icon="mdi:bell-cancel",
     )
+    # Every command carries the moment of the press: two presses are two reports, while a
+    # redelivery of one press stays a duplicate.
+    at = '"at": "{{ now().isoformat() }}"'
     add(
         "report_pain",
         "number",
         "Report pain",
         command_topic=f"{base}/report/pain",
+        command_template='{"score": {{ value }}, ' + at + "}",
         state_topic=state,
         value_template=from_state("pain_today"),
         min=0,
@@ -242,6 +246,7 @@ def discovery_document(
         "number",
         "Report function",
         command_topic=f"{base}/report/function",
+        command_template='{"score": {{ value }}, ' + at + "}",
         state_topic=state,
         value_template=from_state("function_today"),
         min=0,
@@ -257,7 +262,7 @@ def discovery_document(
         "select",
         "Report symptom",
         command_topic=f"{base}/report/symptom",
-        command_template='{"symptom": "{{ value }}"}',
+        command_template='{"symptom": "{{ value }}", ' + at + "}",
         options=[k.value for k in SymptomKind],
         state_topic=state,
         value_template="None",
@@ -269,21 +274,20 @@ def discovery_document(
         "text",
         "Report note",
         command_topic=f"{base}/report/note",
-        command_template='{"note": {{ value | tojson }}}',
+        command_template='{"note": {{ value | tojson }}, ' + at + "}",
         state_topic=state,
         value_template="{{ '' }}",
         max=HA_TEXT_MAX,
         mode="text",
         icon="mdi:note-edit-outline",
     )
-    # `at` pins the acknowledgement to the moment of the press, so a redelivery acknowledges
-    # nothing raised after it.
+    # For the button, `at` also bounds what is acknowledged: nothing raised after the press.
     add(
         "acknowledge",
         "button",
         "Acknowledge alerts",
         command_topic=f"{base}/alert/ack",
-        command_template='{"all": true, "at": "{{ now().isoformat() }}"}',
+        command_template='{"all": true, ' + at + "}",
         icon="mdi:check-circle-outline",
     )
     return {

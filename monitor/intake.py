@@ -205,7 +205,8 @@ class Intake:
             return
         # The topic names a pseudonymous person and a report kind; the code names the rule
         # broken. Neither carries a health value (the detail may, so it stays off the log).
-        log.warning("refused a command on %s: %s", message.topic, error.code)
+        # %r: a topic is the sender's text and may hold a line break.
+        log.warning("refused a command on %r: %s", message.topic, error.code)
         body = {
             "topic": message.topic,
             "error": error.code,
@@ -230,7 +231,7 @@ class Intake:
         try:
             self._mqtt.publish(topic, _json(body), correlation_data=correlation_data)
         except MqttError as exc:
-            log.warning("cannot answer a command on %s: %s", topic, exc)
+            log.warning("cannot answer a command on %r: %s", topic, exc)
 
     def _count_unanswered(self, topic: str) -> None:
         self.unanswered += 1

@@ -5,12 +5,15 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import jinja2
 import pytest
 
 from monitor.alerts import EventType
+from monitor.commands import parse_command
 from monitor.config import Config, parse_config
 from monitor.discovery import (
     OBJECT_PREFIX,
@@ -157,6 +160,43 @@ def test_the_entities_the_issue_asks_for_are_there() -> None:
     assert components["alert"]["state_topic"] == "recovery/p1/alert"
     assert components["report_symptom"]["options"] == [k.value for k in SymptomKind]
     assert (components["report_pain"]["min"], components["report_pain"]["max"]) == (0, 10)
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "fields"),
+    [
+        ("report_pain", 4, {"score": 4}),
+        ("report_pain", 7.0, {"score": 7}),
+        ("report_function", 10, {"score": 10}),
+        ("report_symptom", "night_pain", {"symptom": "night_pain"}),
+        (
+            "report_note",
+            'knee "clicked" <again> & again',
+            {"note": 'knee "clicked" <again> & again'},
+        ),
+        ("acknowledge", "PRESS", {"all": True}),
+    ],
+)
+def test_what_home_assistant_sends_is_a_command_the_service_accepts(
+    key: str, value: object, fields: dict[str, object]
+) -> None:
+    conf = config()
+    component = discovery_document(conf, conf.persons[0], expire_after_s=60)["cmps"][key]
+    pressed = datetime(2026, 11, 24, 15, 0, 7, 250000, tzinfo=UTC)
+    # Home Assistant renders command templates with `value` and its own `now()`.
+    environment = jinja2.Environment(autoescape=False)  # noqa: S701 - JSON text, not HTML
+    payload = environment.from_string(component["command_template"]).render(
+        value=value, now=lambda: pressed
+    )
+    command = parse_command(
+        component["command_topic"],
+        payload.encode(),
+        base="recovery",
+        persons={"p1"},
+        now=pressed.replace(microsecond=900000),
+    )
+    assert command.fields == fields
+    assert command.at == pressed
 
 
 def test_no_discovery_without_a_prefix_but_topics_follow_the_config() -> None:
