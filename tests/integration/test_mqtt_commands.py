@@ -11,6 +11,8 @@ from monitor.app import Tuning
 from monitor.clock import SimulatedClock
 from monitor.commands import MAX_COMMAND_BYTES, REPORT_KINDS
 from monitor.config import parse_config
+from monitor.intake import MAX_WAITING
+from monitor.mqtt import Incoming
 from monitor.store import Store
 from simulators.broker import PrivateBroker
 from tests.conftest import ConfigFactory, config_toml
@@ -213,3 +215,23 @@ def _accounted(probe: MqttProbe) -> int:
         body = message.json()
         total += int(body["count"]) if body["error"] == "rate_limited" else 1
     return total
+
+
+async def test_qos0_commands_beyond_the_waiting_room_are_dropped_and_counted(
+    make_config: ConfigFactory,
+) -> None:
+    config = make_config()
+    clock = SimulatedClock(monday(10), speed=0)
+    async with running(config, clock) as app, MqttProbe(config.mqtt, LISTEN) as probe:
+        assert app.intake is not None
+        intake = app.intake
+        burst = MAX_WAITING + 200
+        # All at once, as paho's thread would hand them over faster than they are handled.
+        for _ in range(burst):
+            intake.submit(
+                Incoming("recovery/p1/report/pain", b"{bad", qos=0, mid=0, retained=False)
+            )
+        assert intake.dropped == 200
+        await probe.wait_for(lambda _: _accounted(probe) >= burst, within=10)
+        assert intake.rejected == MAX_WAITING
+        assert _accounted(probe) == burst
