@@ -109,6 +109,7 @@ class MqttClient:
         self._closing = False
         # Why the broker last refused us, or why it could not be reached, if either happened.
         self.refusal: str | None = None
+        self._broker_refused = False  # the last attempt ended in a refusing CONNACK
         self._client = paho.Client(
             CallbackAPIVersion.VERSION2,
             client_id=client_id,
@@ -312,9 +313,11 @@ class MqttClient:
             if self.refusal != text:
                 log.error("%s", text)
             self.refusal = text
+            self._broker_refused = True
             self._attempted.set()
             return
         self.refusal = None
+        self._broker_refused = False
         log.info(
             "connected to the MQTT broker at %s:%d (session %s)",
             self._config.host,
@@ -343,6 +346,7 @@ class MqttClient:
         if self.refusal != text:
             log.warning("%s; retrying", text)
         self.refusal = text
+        self._broker_refused = False
         self._attempted.set()
 
     def _suback(self, mid: int, codes: tuple[int, ...]) -> None:
@@ -364,7 +368,7 @@ class MqttClient:
             return
         if self._connected.is_set():
             log.warning("lost the MQTT broker (%s); reconnecting", reason)
-        elif self.refusal is None or not self.refusal.startswith("the MQTT broker"):
+        elif not self._broker_refused:
             # Closed before it accepted us: most often a TLS listener spoken to in plain text.
             hint = "" if self._config.tls else " (does the broker expect TLS? see mqtt.tls)"
             self._unreachable(f"the broker closed the connection before accepting it{hint}")
