@@ -6,6 +6,7 @@ all problems in a file are reported at once, not only the first.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import tomllib
 from collections.abc import Iterator
@@ -135,6 +136,29 @@ class Config:
             if person.id == person_id:
                 return person
         raise KeyError(person_id)
+
+
+def is_loopback(host: str) -> bool:
+    """Whether `host` names this machine itself (traffic to it never crosses a network)."""
+    if host.lower() in ("localhost", "localhost.localdomain", "ip6-localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def plaintext_credentials_problem(mqtt: MqttConfig) -> str | None:
+    """Why these settings would send a password in clear over a network, or None if they don't."""
+    if mqtt.username is None or mqtt.tls or mqtt.allow_plaintext_credentials:
+        return None
+    if is_loopback(mqtt.host):
+        return None
+    return (
+        f"the username and password would cross the network to {mqtt.host} unencrypted: set "
+        "tls = true (with ca_file), or allow_plaintext_credentials = true if the network is "
+        "trusted"
+    )
 
 
 def bundled_config(name: str) -> Path:
@@ -339,12 +363,16 @@ class _Reader:
         if (ca_file or cert_file) and not tls:
             self.problem("tls", "must be true when ca_file, cert_file or key_file is set")
         allow_plain = self.get(raw, "allow_plaintext_credentials", bool, False)
-        return MqttConfig(
+        mqtt = MqttConfig(
             host=host, port=port, base_topic=base, discovery_prefix=prefix, client_id=client_id,
             keepalive_s=keepalive, username=username, password_file=password_file, tls=tls,
             ca_file=ca_file, cert_file=cert_file, key_file=key_file,
             allow_plaintext_credentials=allow_plain,
         )  # fmt: skip
+        problem = plaintext_credentials_problem(mqtt)
+        if problem is not None:
+            self.problem("tls", problem)
+        return mqtt
 
     def persons(self, raw: Any) -> tuple[PersonConfig, ...]:
         if not isinstance(raw, list):

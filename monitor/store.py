@@ -496,6 +496,20 @@ class Store:
             )
             return cursor.rowcount > 0
 
+    async def ack_waiting(self, person: str, *, until: datetime, at: datetime) -> list[str]:
+        """Acknowledge every alert up to `until` that waits for it; their ids, oldest first."""
+        async with self.transaction() as db:
+            async with db.execute(
+                "SELECT id FROM alert WHERE person = ? AND acked_at IS NULL AND created_at <= ? "
+                "AND json_extract(payload, '$.requires_ack') = 1 ORDER BY created_at, id",
+                (person, _ts(until)),
+            ) as cursor:
+                ids = [str(row[0]) for row in await cursor.fetchall()]
+            await db.executemany(
+                "UPDATE alert SET acked_at = ? WHERE id = ?", [(_ts(at), i) for i in ids]
+            )
+        return ids
+
     async def outbox(self, limit: int = 100, exclude: Iterable[int] = ()) -> list[OutboxItem]:
         """Messages not yet acknowledged by the broker nor refused by it, oldest first."""
         skip = sorted(set(exclude))
