@@ -10,8 +10,8 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 from numpy.typing import NDArray
-from scipy import signal
 
+from monitor.gait.bandpass import CHUNK, STATE_SIZE, BandPass
 from monitor.gait.bouts import BoutTracker, Piece
 from monitor.gait.codec import GaitStateError, StateReader, StateWriter
 from monitor.gait.minutes import MinuteBook
@@ -21,9 +21,8 @@ from monitor.gait.resample import FIXED_POINT_ONE_G, GRID_HZ, GridRun, Resampler
 
 # The band keeps the stride of the slowest gait counted (0.4 Hz at 48 steps/min) and the step
 # of the quickest (3 Hz at 180), and removes gravity, posture changes and the ringing of impacts.
+# The 2nd-order Butterworth band-pass for it is in bandpass.py.
 BAND_HZ = (0.4, 4.0)
-_SOS = signal.butter(2, BAND_HZ, btype="bandpass", fs=GRID_HZ, output="sos")
-_ZI_UNIT = signal.sosfilt_zi(_SOS)
 
 # Each second is judged by the window centred on it: window starts 2 s before the second.
 _LEAD_BINS = (WINDOW_BINS - GRID_HZ) // 2
@@ -51,20 +50,20 @@ class GaitEngine:
         "_bouts",
         "_buf",
         "_buf_start",
+        "_filter",
         "_finished",
         "_keep",
         "_resampler",
         "_seg_open",
         "_steps",
         "_tracker",
-        "_zi",
     )
 
     def __init__(self, *, keep_steps: bool = False) -> None:
         self._resampler = Resampler()
         self._tracker = BoutTracker()
         self._book = MinuteBook()
-        self._zi = np.zeros_like(_ZI_UNIT)
+        self._filter = BandPass()
         self._buf = np.empty(0)
         self._buf_start = 0  # grid bin of self._buf[0]
         self._seg_open = False
@@ -116,7 +115,7 @@ class GaitEngine:
         if run.new_segment:
             self._end_segment()
             self._start_segment(run.first_bin, float(run.values[0]))
-        y, self._zi = signal.sosfilt(_SOS, run.values, zi=self._zi)
+        y = self._filter.filter(run.values)
         self._buf = np.concatenate((self._buf, y))
         end = self._buf_start + self._buf.size
         first = self._tracker.next_second
@@ -145,7 +144,7 @@ class GaitEngine:
 
     def _start_segment(self, first_bin: int, first_value: float) -> None:
         # Start the filter in its steady state for the first value: no transient to look periodic.
-        self._zi = _ZI_UNIT * first_value
+        self._filter.restart(first_value)
         self._buf = np.empty(0)
         self._buf_start = first_bin
         first_second = -(-(first_bin + _LEAD_BINS) // GRID_HZ)
@@ -214,7 +213,7 @@ class GaitEngine:
         self._book.dump(w)
         w.ints(self._buf_start, int(self._seg_open), int(self._finished))
         w.floats(*self._after)
-        w.float_array(self._zi.reshape(-1))
+        w.float_array(self._filter.state())
         w.float_array(self._buf)
 
     @classmethod
@@ -229,9 +228,9 @@ class GaitEngine:
         self._finished = bool(finished)
         after = r.floats(2)
         self._after = (after[0], after[1])
-        zi = r.float_array(_ZI_UNIT.size)
-        if zi.size != _ZI_UNIT.size:
-            raise GaitStateError("gait state has a malformed filter state")
-        self._zi = zi.reshape(_ZI_UNIT.shape)
+        try:
+            self._filter = BandPass.from_state(r.float_array(STATE_SIZE + CHUNK))
+        except ValueError as error:
+            raise GaitStateError("gait state has a malformed filter state") from error
         self._buf = r.float_array(_STATE_BUFFER_LIMIT)
         return self
