@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 import ssl
 import sys
 from collections.abc import Callable, Sequence
@@ -249,6 +250,11 @@ class MqttClient:
         reason: ReasonCode,
         properties: Properties | None,
     ) -> None:
+        sock = client.socket()
+        if isinstance(sock, socket.socket):
+            # Small packets in quick succession (a PUBACK, then an alert) would otherwise wait
+            # for the broker's delayed ACK under Nagle's algorithm: ~40 ms a hop.
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self._call(self._connect_result, reason.value, str(reason), flags.session_present)
 
     def _paho_connect_fail(self, client: paho.Client, userdata: Any) -> None:

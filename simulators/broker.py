@@ -161,6 +161,8 @@ class PrivateBroker:
         lines = [
             f"listener {self.port} {self.host}",
             f"max_packet_size {MAX_PACKET_BYTES}",
+            # Alerts are small and urgent: do not hold them back for Nagle's algorithm.
+            "set_tcp_nodelay true",
             "log_dest file " + str(self.workdir / "mosquitto.log"),
             "log_type error",
             "log_type warning",
