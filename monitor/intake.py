@@ -19,10 +19,9 @@ from monitor.alerter import Alerter
 from monitor.clock import Clock
 from monitor.commands import Command, CommandError, parse_command, person_of
 from monitor.config import Config
-from monitor.days import local_date
 from monitor.mqtt import Incoming, MqttClient
+from monitor.reactions import act_on_report
 from monitor.store import Store
-from monitor.symptoms import SymptomKind, symptom_alert
 
 log = logging.getLogger(__name__)
 
@@ -104,10 +103,10 @@ class Intake:
             log.info("%s: a %s report arrived twice; the second is ignored", person, command.kind)
             return {"duplicate": True}
         log.info("%s: %s report stored", person, command.kind)
-        if command.kind == "symptom":
-            kind = SymptomKind(command.fields["symptom"])
-            day = local_date(command.at, self._config.service.timezone).isoformat()
-            await self._alerter.raise_alert(person, symptom_alert(kind, report_id, day))
+        await act_on_report(
+            self._store, self._alerter, self._config.service.timezone,
+            person, report_id, command.kind, command.at, command.fields,
+        )  # fmt: skip
         self._on_change(person)
         return {"report": report_id}
 
