@@ -6,6 +6,7 @@ dropped, whether the first was sent or held back by the policy (monitor.policy).
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from collections.abc import Sequence
@@ -70,10 +71,7 @@ class Alerter:
                 settings=settings,
                 waking=waking,
                 tz=self._tz,
-                history=[
-                    PastAlert(a.event_type, a.created_at, a.acked_at, a.held_back is not None)
-                    for a in past
-                ],
+                history=[_past(alert) for alert in past],
             )
             held_back = decision.reason.value if decision.reason else None
         alert = Alert(new_alert_id(now, os.urandom(10)), person, now, draft)
@@ -107,3 +105,15 @@ class Alerter:
         if config is None:
             return AlertSettings(), _DEFAULT_WAKING
         return config.alerts, config.waking_hours
+
+
+def _past(alert: StoredAlert) -> PastAlert:
+    data = json.loads(alert.payload).get("data", {})
+    device = data.get("device") if isinstance(data, dict) else None
+    return PastAlert(
+        alert.event_type,
+        alert.created_at,
+        alert.acked_at,
+        alert.held_back is not None,
+        device if isinstance(device, str) else None,
+    )

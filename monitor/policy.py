@@ -4,6 +4,7 @@
 * Nudges (reminders to act now: behind schedule, long sitting, wearable offline, battery low)
   are held back in quiet hours, within the cooldown after another nudge of the same family,
   and for the rest of a day on which the person acknowledged a nudge of the same family.
+  Wearable nudges count per wearable: two wearables out of touch are two things to fix.
 * Everything else (the day's verdict, missed days, no improvement, function declining) is sent.
 * Each occasion (draft key) is raised at most once, held back or not; the alerter enforces that
   with the store, so a held-back nudge is not sent later either, also across restarts.
@@ -52,6 +53,7 @@ class PastAlert:
     created_at: datetime
     acked_at: datetime | None
     held_back: bool
+    device: str | None = None  # the wearable a wearable nudge was about
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,7 +105,12 @@ def decide(
     local = at.astimezone(tz)
     if is_quiet(local.time(), quiet_hours(settings, waking)):
         return Decision(False, HeldBack.QUIET_HOURS)
-    kin = [p for p in history if _family_of(p.event_type) is family and not p.held_back]
+    device = draft.data.get("device") if family is Family.WEARABLE else None
+    kin = [
+        p
+        for p in history
+        if _family_of(p.event_type) is family and not p.held_back and p.device == device
+    ]
     today = local.date()
     if any(p.acked_at is not None and p.created_at.astimezone(tz).date() == today for p in kin):
         return Decision(False, HeldBack.ACKNOWLEDGED)
