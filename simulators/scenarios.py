@@ -282,8 +282,12 @@ SCENARIOS: dict[str, ScenarioSpec] = {
 
 
 def person_toml(name: str, person_id: str, plan_start: date) -> str:
-    """The [[person]] config of a scenario's person, for the service to validate."""
-    spec = SCENARIOS[name]
+    """The [[person]] config of a named scenario's person, for the service to validate."""
+    return spec_person_toml(SCENARIOS[name], person_id, plan_start)
+
+
+def spec_person_toml(spec: ScenarioSpec, person_id: str, plan_start: date) -> str:
+    """The [[person]] config of any scenario's person, for the service to validate."""
     lines = [
         "[[person]]",
         f'id = "{person_id}"',
@@ -308,7 +312,13 @@ def build_scenario(name: str, start: date, days: int, tz: ZoneInfo, plan: Walkin
     """Lay a named scenario out over `days` days from `start` (plan day 1)."""
     if name not in SCENARIOS:
         raise KeyError(name)
-    spec = SCENARIOS[name]
+    return lay_out(name, SCENARIOS[name], start, days, tz, plan)
+
+
+def lay_out(
+    name: str, spec: ScenarioSpec, start: date, days: int, tz: ZoneInfo, plan: WalkingPlan
+) -> Scenario:
+    """Lay any scenario out over `days` days from `start` (plan day 1)."""
     person = SimulatedPerson()
     reports: list[PhoneReport] = []
     absences: list[Absence] = []
