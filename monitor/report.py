@@ -325,12 +325,19 @@ def render_png(data: ReportData, path: Path) -> None:
     try:
         walked = [r.walked or 0.0 for r in rows]
         colours = [
-            "#4c9f70" if r.target is not None and (r.walked or 0) >= r.target else "#d98c3f"
+            "#b8b8b8"
+            if not r.complete
+            else "#4c9f70"
+            if r.target is not None and (r.walked or 0) >= r.target
+            else "#d98c3f"
             for r in rows
         ]
-        walking.bar(x, walked, color=colours, width=0.65, label="walked (minutes)")
+        walking.bar(x, walked, color=colours, width=0.65, label="walked (minutes; grey: so far)")
         targets = [r.target if r.target is not None else float("nan") for r in rows]
-        walking.step(x, targets, where="mid", color="#222222", linewidth=1.8, label="target")
+        walking.hlines(
+            targets, [i - 0.42 for i in x], [i + 0.42 for i in x], color="#222222",
+            linewidth=2.2, label="target",
+        )  # fmt: skip
         walking.set_ylabel("walking minutes")
         walking.set_ylim(0, max([*walked, *(t for t in targets if t == t), 5.0]) * 1.25)
         step = max(1, len(rows) // 14)
