@@ -127,9 +127,9 @@ async def test_the_reports_numbers_are_the_stores(config: Config) -> None:
     assert data.rows[4].alerts == ("warning_symptom",)
     assert [a.event_type for a in data.held_back] == ["behind_schedule"]
     parts = {p.name: (p.done, p.asked) for p in data.adherence}
-    assert parts["walking"] == (5, 6)
-    assert parts["exercises"] == (19, 24)  # cat-cow 3 a day, one pelvic tilt, of 4 a day
-    assert parts["massage"] == (2, 2)  # 2 a week in phase 1, over 6 complete days
+    assert parts["walking"] == (5.0, 6.0)
+    assert parts["exercises"] == (19.0, 24.0)  # cat-cow 3 a day, one pelvic tilt, of 4 a day
+    assert parts["massage"] == (2.0, 2.0)  # 2 a week in phase 1, over 6 complete days
     assert data.adherence_percent == pytest.approx((500 / 6 + 1900 / 24 + 100) / 3)
     assert data.trend == "pain down from 5.8 to 4.5 over 7 days; function improving"
 
