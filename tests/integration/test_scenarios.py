@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from monitor.activity import combine, totals
-from monitor.days import day_bounds, minute_of
+from monitor.days import at_local, day_bounds, minute_of
+from monitor.report import gather
 from monitor.store import Store
 from simulators.broker import PrivateBroker
 from simulators.scenarios import SCENARIOS, DayScript, ScenarioSpec
@@ -51,6 +52,19 @@ async def test_week_day_one_nudges_acknowledgement_warning_and_targets(
     # Every sent alert reached the subscriber, once per id.
     assert {m.json()["id"] for m in run.messages} == {a.id for a in run.sent()}
     assert not any(a.event_type == "long_sitting" for a in run.alerts)  # they potter about
+    # The report of that week: the store's numbers, the alerts as sent.
+    async with Store.open(tmp_path / "m.db") as store:
+        results = await store.day_results(PERSON)
+        end = at_local(day(8), time(0), run.config.service.timezone)
+        data = await gather(store, run.config, run.config.persons[0], day(7), 7, end)
+    assert [(r.target, r.walked, r.steps, r.movement) for r in data.rows] == [
+        (r.target_minutes, r.walked_minutes, r.steps, r.movement_minutes) for r in results
+    ]
+    assert [list(r.alerts) for r in data.rows] == [run.on(day(n)) for n in range(1, 8)]
+    assert [r.pain for r in data.rows] == [6, 6, 5, 5, 6, 5, 4]
+    parts = {p.name: (p.done, p.asked) for p in data.adherence}
+    assert parts == {"walking": (6.0, 7.0), "exercises": (24.0, 28.0), "massage": (2.0, 2.0)}
+    assert data.session_notes[0].startswith("Fri 27 Nov: device session of 20 minutes")
 
 
 async def test_persisting_symptom_escalates_at_48_and_72_hours_once_across_a_restart(
