@@ -307,8 +307,11 @@ def device_offline(
 def battery_low(
     device: str, status: DeviceStatus, at: datetime, threshold_percent: int, tz: ZoneInfo
 ) -> AlertDraft | None:
-    """A wearable's battery at or below `threshold_percent`; said once a day per wearable."""
-    if status.battery is None or status.battery > threshold_percent:
+    """A connected wearable's battery at or below `threshold_percent`; once a day per wearable.
+
+    A wearable out of touch is left to `device_offline`: its last battery level may be stale.
+    """
+    if not status.connected or status.battery is None or status.battery > threshold_percent:
         return None
     day = at.astimezone(tz).date()
     return AlertDraft(

@@ -184,9 +184,13 @@ def test_a_wearable_never_seen_counts_from_when_the_service_started() -> None:
 
 
 def test_battery_low_at_or_below_the_threshold_once_a_day() -> None:
-    assert battery_low("watch", DeviceStatus(battery=16), local(10), 15, LONDON) is None
-    assert battery_low("watch", DeviceStatus(battery=None), local(10), 15, LONDON) is None
-    draft = battery_low("watch", DeviceStatus(battery=15), local(10), 15, LONDON)
+    def status(battery: int | None, connected: bool = True) -> DeviceStatus:
+        return DeviceStatus(connected=connected, battery=battery)
+
+    assert battery_low("watch", status(16), local(10), 15, LONDON) is None
+    assert battery_low("watch", status(None), local(10), 15, LONDON) is None
+    assert battery_low("watch", status(10, connected=False), local(10), 15, LONDON) is None
+    draft = battery_low("watch", status(15), local(10), 15, LONDON)
     assert draft is not None
     assert draft.key == "battery_low:watch:2026-11-23"
     assert draft.event_type is EventType.BATTERY_LOW
