@@ -85,6 +85,7 @@ class App:
         self.mqtt: MqttClient | None = None
         self.announcer: Announcer | None = None
         self.diagnostics: Diagnostics | None = None
+        self.scheduler: Scheduler | None = None
 
     async def run(self) -> None:
         """Run the service until cancelled."""
@@ -106,7 +107,7 @@ class App:
             progress = Progress(store, tz)
             ingest = Ingest(store, tz, clock, on_processed=self._on_processed)
             outbox = Outbox(store, mqtt)
-            alerter = Alerter(store, outbox, clock, base)
+            alerter = Alerter(store, outbox, clock, base, persons=config.persons, tz=tz)
             state = StatePublisher(
                 config,
                 store=store,
@@ -151,7 +152,7 @@ class App:
             )
             self.store, self.ingest, self.state = store, ingest, state
             self.outbox, self.intake, self.mqtt = outbox, intake, mqtt
-            self.alerter = alerter
+            self.alerter, self.scheduler = alerter, scheduler
             self.announcer, self.diagnostics = announcer, diagnostics
             async with mqtt, asyncio.TaskGroup() as group:
                 group.create_task(ingest.run(), name="ingest")

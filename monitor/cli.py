@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from monitor import analyze, demo, logcmd
+from monitor import analyze, demo, logcmd, report
 from monitor.app import App
 from monitor.clock import SystemClock
 from monitor.config import Config, load_config
@@ -54,6 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_parser(commands)
     analyze.add_parser(commands)
     logcmd.add_parser(commands)
+    report.add_parser(commands)
     return parser
 
 

@@ -31,10 +31,9 @@ from monitor.commands import (
     reply_allowed,
 )
 from monitor.config import Config
-from monitor.days import local_date
 from monitor.mqtt import Incoming, MqttClient, MqttError
+from monitor.reactions import act_on_report
 from monitor.store import Store
-from monitor.symptoms import SymptomKind, symptom_alert
 
 log = logging.getLogger(__name__)
 
@@ -171,12 +170,11 @@ class Intake:
             log.info("%s: a %s report arrived twice; the second is ignored", person, command.kind)
             return {"duplicate": True}
         log.info("%s: %s report stored", person, command.kind)
-        # -- the domain reacts to a stored report (the rules engineer may reroute this) --
-        if command.kind == "symptom":
-            kind = SymptomKind(command.fields["symptom"])
-            day = local_date(command.at, self._config.service.timezone).isoformat()
-            await self._alerter.raise_alert(person, symptom_alert(kind, report_id, day))
-        # -- end of the domain's reaction --
+        # The domain reacts to a stored report (monitor/reactions.py).
+        await act_on_report(
+            self._store, self._alerter, self._config.service.timezone,
+            person, report_id, command.kind, command.at, command.fields,
+        )  # fmt: skip
         self._on_change(person)
         return {"report": report_id}
 

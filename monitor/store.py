@@ -98,6 +98,12 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX report_person_kind_at ON report (person, kind, at);
     CREATE INDEX report_dedup ON report (person, dedup, received_at);
     """,
+    # 2: alerts the policy held back are kept (with the reason), so an occasion is never raised
+    # twice; the policy and the report look alerts up by person and time.
+    """
+    ALTER TABLE alert ADD COLUMN held_back TEXT;
+    CREATE INDEX alert_person_time ON alert (person, created_at);
+    """,
 )
 
 WATERMARK = "processed_upto"
@@ -130,6 +136,7 @@ class StoredAlert:
     created_at: datetime
     payload: str
     acked_at: datetime | None
+    held_back: str | None = None  # why the policy did not send it; None: sent
 
 
 @dataclass(frozen=True, slots=True)
@@ -440,12 +447,18 @@ class Store:
 
     # -- alerts and the outbox ---------------------------------------------------------------------
 
-    async def add_alert(self, alert: StoredAlert, topic: str, message: bytes) -> bool:
-        """Store an alert and queue it for sending, atomically; False if its key was seen before."""
+    async def add_alert(
+        self, alert: StoredAlert, topic: str, message: bytes, *, also: Sequence[str] = ()
+    ) -> bool:
+        """Store an alert and queue it for sending, atomically; False if its key was seen before.
+
+        The message is queued once for `topic` and once for each topic in `also` (same alert
+        id); an alert held back by the policy (`alert.held_back`) is stored but not queued.
+        """
         async with self.transaction() as db:
             cursor = await db.execute(
-                "INSERT INTO alert (id, person, key, event_type, severity, created_at, payload) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (person, key) DO NOTHING",
+                "INSERT INTO alert (id, person, key, event_type, severity, created_at, payload, "
+                "held_back) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (person, key) DO NOTHING",
                 (
                     alert.id,
                     alert.person,
@@ -454,14 +467,16 @@ class Store:
                     alert.severity,
                     _ts(alert.created_at),
                     alert.payload,
+                    alert.held_back,
                 ),
             )
             if cursor.rowcount == 0:
                 return False
-            await db.execute(
-                "INSERT INTO outbox (alert_id, topic, payload) VALUES (?, ?, ?)",
-                (alert.id, topic, message),
-            )
+            if alert.held_back is None:
+                await db.executemany(
+                    "INSERT INTO outbox (alert_id, topic, payload) VALUES (?, ?, ?)",
+                    [(alert.id, destination, message) for destination in (topic, *also)],
+                )
         return True
 
     async def has_alert(self, person: str, key: str) -> bool:
@@ -470,19 +485,36 @@ class Store:
         return bool(rows)
 
     async def alerts(
-        self, person: str, since: datetime | None = None, event_type: str | None = None
+        self,
+        person: str,
+        since: datetime | None = None,
+        event_type: str | None = None,
+        *,
+        held_back: bool = False,
+        until: datetime | None = None,
     ) -> list[StoredAlert]:
-        """A person's alerts, oldest first, optionally since a moment and of one type."""
+        """A person's sent alerts (and held-back ones too if `held_back`), oldest first.
+
+        Optionally only those created in [since, until) and of one type.
+        """
         rows = await self._all(
-            "SELECT id, person, key, event_type, severity, created_at, payload, acked_at "
-            "FROM alert WHERE person = ? AND created_at >= ? AND (? IS NULL OR event_type = ?) "
-            "ORDER BY created_at, id",
-            (person, _ts(since) if since else "", event_type, event_type),
+            "SELECT id, person, key, event_type, severity, created_at, payload, acked_at, "
+            "held_back FROM alert WHERE person = ? AND created_at >= ? "
+            "AND (? IS NULL OR created_at < ?) AND (? IS NULL OR event_type = ?) "
+            "AND (? OR held_back IS NULL) ORDER BY created_at, id",
+            (
+                person,
+                _ts(since) if since else "",
+                *(2 * [_ts(until) if until else None]),
+                event_type,
+                event_type,
+                held_back,
+            ),
         )
         return [
             StoredAlert(
                 r[0], r[1], r[2], r[3], r[4], datetime.fromisoformat(r[5]), r[6],
-                datetime.fromisoformat(r[7]) if r[7] else None,
+                datetime.fromisoformat(r[7]) if r[7] else None, r[8],
             )
             for r in rows
         ]  # fmt: skip

@@ -147,7 +147,8 @@ async def test_the_home_assistant_automations_push_alerts_and_acknowledge_them(
             (2, Severity.WARNING, "time-sensitive"),
             (3, Severity.INFO, "active"),
         ):
-            draft = AlertDraft(EventType.BEHIND_SCHEDULE, severity, 3, "t", "m", key=f"k{count}")
+            # target_missed: nudges (behind_schedule) would be held back by their cooldown.
+            draft = AlertDraft(EventType.TARGET_MISSED, severity, 3, "t", "m", key=f"k{count}")
             await app.alerter.raise_alert("p1", draft)
             alert = await alert_from_the_service(ha, count)
             shown = push(examples["recovery_alert_to_phone"], alert)
