@@ -31,9 +31,9 @@ TARGET_P50_MS = 5.0
 TARGET_P99_MS = 20.0
 
 
-async def measure(folder: Path, commands: int) -> list[float]:
+async def measure(folder: Path, commands: int, *, nodelay: bool) -> list[float]:
     """Latency (ms) of each of `commands` symptom reports, sent one after the other."""
-    async with private_broker(folder) as broker:
+    async with private_broker(folder, nodelay=nodelay) as broker:
         config_file = write_config(folder, broker.port)
         arrived: asyncio.Queue[float] = asyncio.Queue()
 
@@ -79,23 +79,28 @@ async def _until_the_service_answers(phone: object, arrived: asyncio.Queue[float
 
 
 async def main(commands: int) -> None:
-    """Measure and print the figures."""
-    with tempfile.TemporaryDirectory(prefix="rm-bench-") as folder:
-        latencies = await measure(Path(folder), commands)
-    p50, p99 = percentile(latencies, 0.5), percentile(latencies, 0.99)
+    """Measure with the recommended broker setting and with a stock one; print the figures."""
+    figures = {}
+    for name, nodelay in (("set_tcp_nodelay true", True), ("stock mosquitto.conf", False)):
+        with tempfile.TemporaryDirectory(prefix="rm-bench-") as folder:
+            latencies = await measure(Path(folder), commands, nodelay=nodelay)
+        figures[name] = {
+            "p50_ms": round(percentile(latencies, 0.5), 2),
+            "p99_ms": round(percentile(latencies, 0.99), 2),
+            "max_ms": round(max(latencies), 2),
+            "mean_ms": round(statistics.fmean(latencies), 2),
+        }
+    tuned = figures["set_tcp_nodelay true"]
     print(
         json.dumps(
             {
                 "benchmark": "alert_latency",
                 "what": "symptom command published -> alert received by another client",
-                "commands": len(latencies),
-                "p50_ms": round(p50, 2),
-                "p99_ms": round(p99, 2),
-                "max_ms": round(max(latencies), 2),
-                "mean_ms": round(statistics.fmean(latencies), 2),
+                "commands": commands,
+                "broker": figures,
                 "target_p50_ms": TARGET_P50_MS,
                 "target_p99_ms": TARGET_P99_MS,
-                "met": p50 <= TARGET_P50_MS and p99 <= TARGET_P99_MS,
+                "met": tuned["p50_ms"] <= TARGET_P50_MS and tuned["p99_ms"] <= TARGET_P99_MS,
             }
         )
     )

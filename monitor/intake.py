@@ -32,7 +32,7 @@ from monitor.commands import (
 )
 from monitor.config import Config
 from monitor.mqtt import Incoming, MqttClient, MqttError
-from monitor.reactions import act_on_report
+from monitor.reactions import Reactions
 from monitor.store import Store
 
 log = logging.getLogger(__name__)
@@ -94,6 +94,7 @@ class Intake:
         self._persons = {p.id for p in config.persons}
         self._store = store
         self._alerter = alerter
+        self._reactions = Reactions(store, alerter, config.service.timezone)
         self._mqtt = mqtt
         self._clock = clock
         self._on_change = on_change
@@ -171,10 +172,9 @@ class Intake:
             return {"duplicate": True}
         log.info("%s: %s report stored", person, command.kind)
         # The domain reacts to a stored report (monitor/reactions.py).
-        await act_on_report(
-            self._store, self._alerter, self._config.service.timezone,
-            person, report_id, command.kind, command.at, command.fields,
-        )  # fmt: skip
+        await self._reactions.after_report(
+            person, report_id, command.kind, command.at, command.fields
+        )
         self._on_change(person)
         return {"report": report_id}
 

@@ -163,19 +163,27 @@ def persistence_alerts(
     if is_red_flag(report.kind):
         return []  # a red flag already says "see a doctor", at every report
     chain = episode(report, reports)
-    first, latest = chain[0], chain[-1]
+    return episode_alerts(report.kind, chain[0], chain[-1], tz)
+
+
+def episode_alerts(
+    kind: SymptomKind, first: Reported, latest: Reported, tz: ZoneInfo
+) -> list[AlertDraft]:
+    """Escalations for an episode of one symptom that runs from `first` to `latest`."""
+    if is_red_flag(kind):
+        return []
     lasted = latest.at - first.at
     since = first.at.astimezone(tz).strftime("%a %d %b %H:%M")
-    label = LABELS[report.kind]
+    label = LABELS[kind]
     data = {
-        "symptom": report.kind.value,
+        "symptom": kind.value,
         "first_report": first.id,
         "first_reported_at": first.at.isoformat(),
         "latest_report": latest.id,
         "hours": round(lasted.total_seconds() / 3600, 1),
     }
     drafts: list[AlertDraft] = []
-    if report.kind is SymptomKind.SEVERE_STIFFNESS and lasted > STIFFNESS_LASTING_AFTER:
+    if kind is SymptomKind.SEVERE_STIFFNESS and lasted > STIFFNESS_LASTING_AFTER:
         drafts.append(
             AlertDraft(
                 event_type=EventType.SYMPTOM_PERSISTING,

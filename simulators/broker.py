@@ -140,8 +140,10 @@ class PrivateBroker:
         users: Mapping[str, str] | None = None,
         acl: str | None = None,
         tls: BrokerTls | None = None,
+        nodelay: bool = True,
     ) -> None:
         self.workdir = workdir
+        self._nodelay = nodelay
         self.host = "127.0.0.1"
         self.port = port or free_port()
         self._persistence = persistence
@@ -162,7 +164,7 @@ class PrivateBroker:
             f"listener {self.port} {self.host}",
             f"max_packet_size {MAX_PACKET_BYTES}",
             # Alerts are small and urgent: do not hold them back for Nagle's algorithm.
-            "set_tcp_nodelay true",
+            f"set_tcp_nodelay {'true' if self._nodelay else 'false'}",
             "log_dest file " + str(self.workdir / "mosquitto.log"),
             "log_type error",
             "log_type warning",
