@@ -165,6 +165,7 @@ class App:
                 group.create_task(
                     keep_tidy(store, clock, config.service.raw_motion_days), name="housekeeping"
                 )
+                group.create_task(store.keep_durable(), name="durability")
                 self._start_links(group, ingest)
                 log.info(
                     "recovery-monitor running: %d person(s), %d wearable(s)",
