@@ -21,7 +21,7 @@ from monitor.clock import Clock
 from monitor.commands import command_subscriptions
 from monitor.config import Config
 from monitor.diagnostics import Diagnostics
-from monitor.errors import MonitorError
+from monitor.errors import MonitorError, StoreError
 from monitor.housekeeping import keep_tidy
 from monitor.ingest import Ingest
 from monitor.intake import Intake
@@ -34,9 +34,10 @@ from monitor.store import Store
 
 log = logging.getLogger(__name__)
 
-# A link that fails outright (a bug, not a lost wearable: links reconnect by themselves) is
-# started again after this long, rather than taking the whole service down.
-LINK_RESTART_S = 30.0
+# A part of the service that fails (a full disk, a locked database, a bug; not a lost wearable
+# or broker, which are handled where they happen) is started again after this long, rather
+# than taking the whole service down.
+RESTART_S = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,18 +155,22 @@ class App:
             self.outbox, self.intake, self.mqtt = outbox, intake, mqtt
             self.alerter, self.scheduler = alerter, scheduler
             self.announcer, self.diagnostics = announcer, diagnostics
+            components: dict[str, Callable[[], Awaitable[None]]] = {
+                "ingest": ingest.run,
+                "outbox": outbox.run,
+                "intake": intake.run,
+                "announcer": announcer.run,
+                "diagnostics": diagnostics.run,
+                "state": state.run,
+                "scheduler": scheduler.run,
+                "housekeeping": functools.partial(
+                    keep_tidy, store, clock, config.service.raw_motion_days
+                ),
+                "durability": store.keep_durable,
+            }
             async with mqtt, asyncio.TaskGroup() as group:
-                group.create_task(ingest.run(), name="ingest")
-                group.create_task(outbox.run(), name="outbox")
-                group.create_task(intake.run(), name="intake")
-                group.create_task(announcer.run(), name="announcer")
-                group.create_task(diagnostics.run(), name="diagnostics")
-                group.create_task(state.run(), name="state")
-                group.create_task(scheduler.run(), name="scheduler")
-                group.create_task(
-                    keep_tidy(store, clock, config.service.raw_motion_days), name="housekeeping"
-                )
-                group.create_task(store.keep_durable(), name="durability")
+                for name, run in components.items():
+                    group.create_task(self._supervise(name, run), name=name)
                 self._start_links(group, ingest)
                 log.info(
                     "recovery-monitor running: %d person(s), %d wearable(s)",
@@ -185,13 +190,17 @@ class App:
                 group.create_task(self._supervise(name, run), name=name)
 
     async def _supervise(self, name: str, start: Callable[[], Awaitable[None]]) -> None:
+        """Run a part of the service for ever: if it fails, say why and start it again."""
         while True:
             try:
                 await start()
                 log.error("%s ended by itself; starting it again", name)
+            except StoreError as error:
+                # Each part keeps its progress in the store, so it can start again safely.
+                log.error("%s stopped: %s; starting it again in %.0f s", name, error, RESTART_S)  # noqa: TRY400
             except Exception:
-                log.exception("%s failed; starting it again in %.0f s", name, LINK_RESTART_S)
-            await self.clock.sleep(LINK_RESTART_S)
+                log.exception("%s failed; starting it again in %.0f s", name, RESTART_S)
+            await self.clock.sleep(RESTART_S)
 
     def _on_message(self, message: Incoming) -> None:
         if self.announcer is not None and self.announcer.wants(message.topic):

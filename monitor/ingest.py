@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 from monitor.activity import ActivityProcessor, DeviceMinute, DeviceStatus, Processed
 from monitor.clock import Clock
-from monitor.errors import ParseError
+from monitor.errors import ParseError, StoreError
 from monitor.models import Reading
 from monitor.rawlog import RawRow, unpack
 from monitor.store import Store
@@ -60,6 +60,7 @@ class Ingest:
         self._unsaved_upto: int | None = None
         self._saved_at = clock.now()
         self._saving = asyncio.Lock()
+        self._save_failing = False
         self.dropped: Counter[tuple[str, str]] = Counter()
 
     def put(self, reading: Reading) -> None:
@@ -105,7 +106,9 @@ class Ingest:
                 finally:
                     for _ in batch:
                         self._queue.task_done()
-                if (self._clock.now() - self._saved_at).total_seconds() >= SAVE_EVERY_S:
+                since = (self._clock.now() - self._saved_at).total_seconds()
+                # A clock set back (an NTP step) would otherwise postpone saving until it caught up.
+                if since >= SAVE_EVERY_S or since < 0:
                     await self.save()
         finally:
             # On the way out, save what was processed (the raw log has it anyway).
@@ -116,18 +119,25 @@ class Ingest:
         async with self._saving:
             if self._unsaved_upto is None:
                 return
-            minutes, upto = list(self._unsaved.values()), self._unsaved_upto
+            minutes, upto = self._unsaved, self._unsaved_upto
             state = self._processor.to_json()
             self._unsaved, self._unsaved_upto = {}, None
             self._saved_at = self._clock.now()
             try:
-                await self._store.apply_activity(minutes, state, upto)
-            except Exception:
-                if _cancelling():
-                    raise
-                # The raw log has the readings: start again from what was saved last.
-                log.exception("saving processed minutes failed; they will be processed again")
-                await self._resume()
+                await self._store.apply_activity(list(minutes.values()), state, upto)
+            except StoreError as error:
+                # Keep them (the raw log has the readings anyway) and try again next time.
+                if not self._save_failing:
+                    log.error("cannot save processed minutes yet: %s", error)  # noqa: TRY400
+                self._save_failing = True
+                for slot, minute in minutes.items():
+                    newer = self._unsaved.get(slot)
+                    self._unsaved[slot] = minute if newer is None else minute.plus(newer)
+                self._unsaved_upto = max(upto, self._unsaved_upto or upto)
+            else:
+                if self._save_failing:
+                    log.warning("processed minutes are being saved again")
+                self._save_failing = False
 
     async def rebuild(self) -> int:
         """Throw away derived activity and derive it again from the raw log; returns rows read."""
@@ -155,20 +165,23 @@ class Ingest:
         return total
 
     async def _ingest(self, batch: list[Reading]) -> None:
+        failures = 0
         while True:
             try:
                 rows = await self._store.append_readings(batch)
                 break
-            except Exception as exc:
-                if _cancelling():
-                    raise
-                log.error(  # noqa: TRY400 - the traceback adds nothing to a storage error
-                    "cannot store %d readings (%s); trying again in %.0f s",
-                    len(batch),
-                    exc,
-                    RETRY_S,
-                )
+            except StoreError as error:
+                # Said once, not at every attempt: an outage can last hours.
+                if failures == 0:
+                    log.error(  # noqa: TRY400 - the reason is in the message
+                        "cannot store readings (%s); holding them and trying again every %.0f s",
+                        error,
+                        RETRY_S,
+                    )
+                failures += 1
                 await self._clock.sleep(RETRY_S)
+        if failures:
+            log.warning("storing readings again, after %d failed attempt(s)", failures)
         try:
             self._process(rows)
         except Exception:

@@ -31,6 +31,7 @@ from monitor.commands import (
     reply_allowed,
 )
 from monitor.config import Config
+from monitor.errors import StoreError
 from monitor.mqtt import Incoming, MqttClient, MqttError
 from monitor.reactions import Reactions
 from monitor.store import Store
@@ -150,6 +151,12 @@ class Intake:
         except CommandError as error:
             self.rejected += 1
             self._refuse(message, error, now)
+        except StoreError as error:
+            # Nothing was stored (or it was rolled back): say so, so that the phone can retry.
+            log.error("a command on %r could not be stored: %s", message.topic, error)  # noqa: TRY400
+            self.rejected += 1
+            detail = "the service cannot store it right now; send it again later"
+            self._refuse(message, CommandError("storage_unavailable", detail), now)
         else:
             self.accepted += 1
             self._reply(message, {"ok": True, "topic": message.topic, **answer})

@@ -231,8 +231,10 @@ class Store:
                 yield self._db
                 await self._db.execute("COMMIT")
                 self._writes += 1
-            except BaseException:
+            except BaseException as exc:
                 await asyncio.shield(self._rollback())
+                if isinstance(exc, sqlite3.Error):
+                    raise self._error(exc) from exc
                 raise
 
     async def _rollback(self) -> None:
@@ -254,8 +256,11 @@ class Store:
         if self._writes == self._durable_writes:
             return
         writes = self._writes
-        async with self._lock:
-            await self._db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        try:
+            async with self._lock:
+                await self._db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        except sqlite3.Error as exc:
+            raise self._error(exc) from exc
         self._durable_writes = writes
 
     async def _one(self, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...]:
@@ -266,8 +271,24 @@ class Store:
         return tuple(row)
 
     async def _all(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        async with self._lock, self._db.execute(sql, params) as cursor:
-            return [tuple(row) for row in await cursor.fetchall()]
+        try:
+            async with self._lock, self._db.execute(sql, params) as cursor:
+                return [tuple(row) for row in await cursor.fetchall()]
+        except sqlite3.Error as exc:
+            raise self._error(exc) from exc
+
+    def _error(self, exc: sqlite3.Error) -> StoreError:
+        """A storage failure, said so that a person knows what to do about it."""
+        text = str(exc)
+        if "locked" in text or "busy" in text:
+            hint = "another program holds the database file; stop it, the service will go on"
+        elif "full" in text:
+            hint = "the disk is full; free some space, the service will go on"
+        elif "readonly" in text or "read-only" in text:
+            hint = "the database file cannot be written; check its owner and permissions"
+        else:
+            hint = "if this persists, check the disk and the file"
+        return StoreError(f"the database {self.path} failed: {text} ({hint})")
 
     # -- raw log ------------------------------------------------------------------------------
 
