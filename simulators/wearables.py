@@ -49,6 +49,10 @@ _AD_FLAGS = bytes([2, 0x01, 0x06])  # LE general discoverable, BR/EDR not suppor
 _STRIDE_M = 0.7
 # The Thingy reports walking time; the simulation assumes a steady 100 steps a minute.
 _MS_PER_STEP = 600
+# Loop turns for a packet to cross the virtual link, with room to spare.
+_HOPS = 10
+# Foot pods report cadence averaged over this many seconds.
+_CADENCE_WINDOW_S = 10.0
 # Foot pods flag "running" above this cadence.
 _RUNNING_SPM = 140
 
@@ -107,6 +111,15 @@ def advertising_data(name: str, uuids16: Sequence[int] = (), uuids128: Sequence[
     kind = 0x09 if len(encoded) <= room else 0x08  # complete or shortened local name
     encoded = encoded[: max(room, 0)]
     return data + bytes([len(encoded) + 1, kind]) + encoded
+
+
+async def _in_flight() -> None:
+    """Let packets already sent reach the other end before the link is cut.
+
+    A notification crosses host -> controller -> link -> controller -> host, one loop turn each.
+    """
+    for _ in range(_HOPS):
+        await asyncio.sleep(0)
 
 
 def bumble_uuid(uuid: str) -> core.UUID:
@@ -172,8 +185,6 @@ class SimulatedWearable:
         self._epoch_start = now
         self._base = wearer.steps_until(now)
         self._last_value: int | None = None
-        self._last_tick = now
-        self._last_tick_steps = self._base
         # The watch's clock: its zone (as last written) and its error against true time.
         self._zone = LocalTimeInfo(timedelta(0), timedelta(0))
         self._clock_error = timedelta(0)
@@ -257,16 +268,17 @@ class SimulatedWearable:
         every change at once, while the simulation paces notifications.
         """
         now = self._clock.now()
-        if self._up:
+        was_up, self._up = self._up, False  # the counter loop must not notify past `now`
+        if was_up:
             self._roll(now)
             await self._send_count(now, force=await self._send_day_ends())
         self.reboots += 1
-        self._up = False
-        self._air.drop_connections(self._controller)
-        await self.device.stop_advertising()
         self._base = self._wearer.steps_until(now)
         self._epoch_start = now
         self._last_value = 0
+        await _in_flight()
+        self._air.drop_connections(self._controller)
+        await self.device.stop_advertising()
         self._day_ends.clear()
         self._motion_config = thingy52.MotionConfig()
         self._spawn(self._boot(), "boot")
@@ -289,11 +301,12 @@ class SimulatedWearable:
         self._air.set_refusing(self._controller, refuse)
         await asyncio.sleep(0)
 
-    async def stall(self, seconds: float) -> None:
-        """Hang for `seconds`: no notifications, and GATT requests wait until it recovers."""
+    async def stall(self, seconds: float, *, hang_requests: bool = False) -> None:
+        """Stop notifying for `seconds`; with `hang_requests` GATT requests also wait it out."""
         until = self._clock.now() + timedelta(seconds=seconds)
         self._stalled_until = until
-        self._unstalled.clear()
+        if hang_requests:
+            self._unstalled.clear()
         self._spawn(self._unstall_at(until), "unstall")
         await asyncio.sleep(0)
 
@@ -487,11 +500,12 @@ class SimulatedWearable:
         await self._notify(uuid, self._counter_bytes(value))
 
     async def _send_cadence(self, now: datetime) -> None:
+        # Pods average cadence over the last strides; so does the simulation (whole steps
+        # over a couple of seconds would jitter by tens of steps a minute).
+        window = max(_CADENCE_WINDOW_S, 2 * self._interval_s())
         steps = self._wearer.steps_until(now)
-        elapsed = (now - self._last_tick).total_seconds()
-        cadence = (steps - self._last_tick_steps) * 60.0 / elapsed if elapsed > 0 else 0.0
-        self._last_tick, self._last_tick_steps = now, steps
-        spm = min(255, round(cadence))
+        walked = steps - self._wearer.steps_until(now - timedelta(seconds=window))
+        spm = min(255, round(walked * 60.0 / window))
         value = rsc.build_measurement(
             spm,
             spm * _STRIDE_M / 60.0,
