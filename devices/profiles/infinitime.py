@@ -9,7 +9,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from datetime import datetime, tzinfo
+from datetime import datetime, timedelta, tzinfo
 
 from devices.profiles import battery, current_time, heart_rate
 from devices.profiles.gatt import Channel, Session, Write, require_length
@@ -24,6 +24,8 @@ RAW_MOTION = "00030002-78fc-48fe-8e23-433b3a1942d0"
 UNITS_PER_G = 1024.0
 # The firmware polls the accelerometer every 100 ms and notifies only changes.
 MOTION_RATE_HZ = 10.0
+# How far ahead of the service clock the watch is set (covers the write's latency).
+CLOCK_LEAD_S = 1.0
 _ADVERTISED_NAMES = ("infinitime", "pinetime")
 _XYZ = struct.Struct("<hhh")
 
@@ -64,11 +66,21 @@ def _decode_motion(data: bytes, _now: datetime) -> Sequence[Motion]:
     return (Motion((parse_motion(data),), MOTION_RATE_HZ),)
 
 
+def clock_to_write(now: datetime) -> datetime:
+    """The time to write to the watch: a little ahead of `now`, on a whole second.
+
+    The firmware keeps whole seconds, so the watch runs up to CLOCK_LEAD_S + 1 s ahead and never
+    behind: its midnight, and the day's last count it notifies then, come just before ours.
+    """
+    ahead = now + timedelta(seconds=CLOCK_LEAD_S)
+    return ahead.replace(microsecond=0) + timedelta(seconds=1 if ahead.microsecond else 0)
+
+
 def _set_clock(now: datetime, zone: tzinfo) -> Sequence[Write]:
     # Zone first: the watch keeps UTC and reads the Current Time in the zone it already has.
     info = current_time.local_time_info(now, zone)
     lti = current_time.build_local_time_information(info)
-    cts = current_time.build_current_time(now, zone)
+    cts = current_time.build_current_time(clock_to_write(now), zone)
     return (
         Write(current_time.LOCAL_TIME_INFORMATION, lambda _old: lti, required=False),
         Write(current_time.CURRENT_TIME, lambda _old: cts, required=False),

@@ -196,3 +196,10 @@ def test_current_time_round_trip(moment: datetime) -> None:
     info = current_time.local_time_info(aware, zone)
     local = current_time.parse_current_time(current_time.build_current_time(aware, zone))
     assert abs(current_time.utc_of(local, info) - aware) < timedelta(milliseconds=4)
+
+
+@given(moment=st.datetimes(timezones=st.just(UTC)))
+def test_watch_is_set_slightly_ahead_on_a_whole_second(moment: datetime) -> None:
+    written = infinitime.clock_to_write(moment)
+    assert written.microsecond == 0
+    assert timedelta(seconds=1) <= written - moment < timedelta(seconds=2)

@@ -122,10 +122,12 @@ def make_link(
     return factory(person, device, clock)
 
 
-def counted_steps(readings: list[Reading], device: str, zone: ZoneInfo = UTC_ZONE) -> int:
-    """Steps the service's counter logic credits from a device's readings, in order."""
+def credited_spans(
+    readings: list[Reading], device: str, zone: ZoneInfo = UTC_ZONE
+) -> list[counters.StepSpan]:
+    """The step spans the service's counter logic credits from a device's readings, in order."""
     state: counters.CounterState | None = None
-    total = 0
+    spans = []
     for reading in readings:
         if reading.device != device:
             continue
@@ -140,5 +142,10 @@ def counted_steps(readings: list[Reading], device: str, zone: ZoneInfo = UTC_ZON
             assert observation.outcome is not counters.Outcome.REJECTED, (reading, state)
             state = observation.state
             if observation.span is not None:
-                total += observation.span.steps
-    return total
+                spans.append(observation.span)
+    return spans
+
+
+def counted_steps(readings: list[Reading], device: str, zone: ZoneInfo = UTC_ZONE) -> int:
+    """Steps the service's counter logic credits from a device's readings."""
+    return sum(span.steps for span in credited_spans(readings, device, zone))
