@@ -69,11 +69,11 @@ async def test_cancelled_while_searching_stops_at_once(
     recorder = Recorder()
     task = asyncio.create_task(link.run(recorder))
     await asyncio.sleep(0.05)
-    assert link.phase is LinkPhase.SEARCHING
+    searching = link.phase
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
-    assert link.phase is LinkPhase.IDLE
+    assert (searching, link.phase) == (LinkPhase.SEARCHING, LinkPhase.IDLE)
     assert recorder.readings == []
 
 

@@ -3,6 +3,7 @@ day's step total stays exact through the service's own counter logic."""
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -88,7 +89,7 @@ async def test_reboot(radio: VirtualRadio, clock: SimulatedClock, profile: str) 
     assert outcome.wearable.reboots == 1
     assert outcome.recorder.states() == [True, False, True, False]
     # The counter went back to 0 once, at the reboot; otherwise it only grew.
-    drops = [(a, b) for a, b in zip(outcome.steps, outcome.steps[1:], strict=False) if b < a]
+    drops = [(a, b) for a, b in itertools.pairwise(outcome.steps) if b < a]
     assert len(drops) == 1
     before, after = drops[0]
     # The last value before the reboot is what the device had counted when it rebooted.
