@@ -20,13 +20,14 @@ from datetime import datetime, time, timedelta
 from typing import Any, Protocol
 
 from bumble import core
-from bumble.att import Attribute, AttributeValue
+from bumble.att import ATT_Error, Attribute, AttributeValue, ErrorCode
 from bumble.controller import Controller
 from bumble.device import AdvertisingType, Connection, Device
 from bumble.gatt import Characteristic, Service
 
 from devices.profiles import battery, current_time, heart_rate, infinitime, rsc, thingy52
 from devices.profiles.current_time import LocalTimeInfo
+from devices.profiles.gatt import GattParseError
 from monitor.clock import Clock
 from simulators.person import Wearer
 
@@ -42,7 +43,6 @@ _READ, _WRITE, _NOTIFY = (
     Characteristic.Properties.NOTIFY,
 )
 _READABLE = Attribute.Permissions.READABLE
-_READ_WRITE = Attribute.Permissions.READABLE | Attribute.Permissions.WRITEABLE
 _AD_MAX = 31  # legacy advertising payload
 _AD_FLAGS = bytes([2, 0x01, 0x06])  # LE general discoverable, BR/EDR not supported
 # A simulated walker's stride, used to turn steps into foot-pod speed and distance.
@@ -585,19 +585,30 @@ class SimulatedWearable:
     ) -> Characteristic[bytes]:
         async def read_value(_connection: object) -> bytes:
             await self._unstalled.wait()  # a hung firmware answers late, or not at all
-            return read() if read is not None else b""
+            if read is None:
+                raise ATT_Error(ErrorCode.READ_NOT_PERMITTED)
+            return read()
 
         async def write_value(_connection: object, value: bytes) -> None:
             await self._unstalled.wait()
-            if write is not None:
+            if write is None:
+                raise ATT_Error(ErrorCode.WRITE_NOT_PERMITTED)
+            try:
                 write(value)
+            except GattParseError as exc:
+                # What firmware answers to a value of the wrong length or out of range.
+                raise ATT_Error(ErrorCode.VALUE_NOT_ALLOWED) from exc
 
-        permissions = _READ_WRITE if write is not None else _READABLE
+        permissions = Attribute.Permissions(0)
+        if read is not None:
+            permissions |= _READABLE
+        if write is not None:
+            permissions |= Attribute.Permissions.WRITEABLE
         characteristic: Characteristic[bytes] = Characteristic(
             bumble_uuid(uuid),
             properties,
             permissions,
-            AttributeValue(read=read_value, write=write_value if write is not None else None),
+            AttributeValue(read=read_value, write=write_value),
         )
         if properties & _NOTIFY:
             characteristic.on(
@@ -729,5 +740,8 @@ class SimulatedWearable:
         self._wake.set()
 
     def _write_motion_config(self, value: bytes) -> None:
-        self._motion_config = thingy52.parse_config(value)
+        config = thingy52.parse_config(value)
+        if not thingy52.MIN_MOTION_HZ <= config.motion_frequency_hz <= thingy52.MAX_MOTION_HZ:
+            raise GattParseError(f"motion frequency {config.motion_frequency_hz} Hz")
+        self._motion_config = config
         self._wake.set()
