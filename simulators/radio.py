@@ -37,7 +37,12 @@ from simulators.bleak_backend import (
     parse_advert,
 )
 from simulators.person import Wearer
-from simulators.wearables import PROFILE_DEFAULTS, MotionSource, SimulatedWearable
+from simulators.wearables import (
+    PROFILE_DEFAULTS,
+    MotionSource,
+    SimulatedWearable,
+    advertising_data,
+)
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -282,6 +287,7 @@ class VirtualRadio:
         self._link: VirtualLink | None = None
         self._central: VirtualCentral | None = None
         self._wearables: list[SimulatedWearable] = []
+        self._bystanders: list[tuple[Device, VirtualController]] = []
         self._backends: tuple[type[VirtualScanner], type[VirtualClient]] | None = None
         self._numbers = itertools.count(1)
 
@@ -304,6 +310,11 @@ class VirtualRadio:
         for wearable in reversed(self._wearables):
             await wearable.close()
         self._wearables.clear()
+        for bystander, controller in self._bystanders:
+            if self._link is not None:
+                self._link.detach(controller)
+            await bystander.power_off()
+        self._bystanders.clear()
         if self._central is not None and self._link is not None:
             device = self._central.device
             if device.is_scanning:
@@ -396,6 +407,22 @@ class VirtualRadio:
         self._wearables.append(wearable)
         _LOGGER.debug("%s: simulated %s on the air at %s", name, profile, address)
         return wearable
+
+    async def add_bystander(
+        self, *, name: str, address: str, uuids16: tuple[int, ...] = ()
+    ) -> None:
+        """Something else that advertises nearby (a speaker, a phone): no profile serves it."""
+        link = self._require()
+        device, controller = new_device(
+            link,
+            name,
+            address,
+            advertising_interval_min=self._advertising_interval_ms,
+            advertising_interval_max=self._advertising_interval_ms,
+        )
+        await device.power_on()
+        await device.start_advertising(advertising_data=advertising_data(name, uuids16))
+        self._bystanders.append((device, controller))
 
     def link_factory(
         self, *, timezone: tzinfo | None = None, settings: LinkSettings | None = None
