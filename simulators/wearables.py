@@ -49,6 +49,8 @@ _AD_FLAGS = bytes([2, 0x01, 0x06])  # LE general discoverable, BR/EDR not suppor
 _STRIDE_M = 0.7
 # The Thingy reports walking time; the simulation assumes a steady 100 steps a minute.
 _MS_PER_STEP = 600
+# Slower than this is a stall; use `stall`.
+_MAX_SLOW = 1000.0
 # Loop turns for a packet to cross the virtual link, with room to spare.
 _HOPS = 10
 # Foot pods report cadence averaged over this many seconds.
@@ -312,8 +314,8 @@ class SimulatedWearable:
 
     async def slow(self, factor: float) -> None:
         """Space notifications `factor` times further apart (1.0 is normal)."""
-        if factor <= 0:
-            raise ValueError("slow factor must be positive")
+        if not 0 < factor <= _MAX_SLOW:
+            raise ValueError(f"slow factor must be above 0 and at most {_MAX_SLOW}")
         self._slow = factor
         self._wake.set()
         await asyncio.sleep(0)
