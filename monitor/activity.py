@@ -20,6 +20,8 @@ from monitor.models import Battery, LinkState, Reading, StepCount
 # recovery-domain.md: a walking minute has a cadence of at least ~60 steps/minute. With only a
 # step counter, a minute holding at least this many steps counts as a minute of walking.
 WALKING_STEPS_PER_MINUTE = 60
+# A minute with fewer steps than this share of the cadence around it is not part of the walk.
+EDGE_SHARE = 0.25
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,10 +60,9 @@ class DeviceMinute:
         return max(self.steps + self.inferred_steps, self.motion_steps)
 
     @property
-    def walking_s(self) -> float:
-        """Seconds of walking in this minute, whichever way this device saw it."""
-        counted = 60.0 if self.steps >= WALKING_STEPS_PER_MINUTE else 0.0
-        return min(60.0, max(counted + self.inferred_walking_s, self.motion_walking_s))
+    def seen_walking_s(self) -> float:
+        """Seconds of walking this device saw directly: inferred over a gap, or from motion."""
+        return min(60.0, max(self.inferred_walking_s, self.motion_walking_s))
 
     @property
     def is_movement(self) -> bool:
@@ -74,8 +75,9 @@ class PersonMinute:
     """One person's activity in one UTC minute, their wearables combined."""
 
     minute: int
-    steps: int
-    walking_s: float
+    steps: int  # every step credited to the minute
+    counted_steps: int  # steps a counter notified live in this minute
+    seen_walking_s: float  # walking seen from motion or inferred over a gap
     moving: bool
 
 
@@ -115,6 +117,7 @@ class Processed:
     minutes: list[DeviceMinute] = field(default_factory=list)
     events: list[CounterEvent] = field(default_factory=list)
     status_changed: set[tuple[str, str]] = field(default_factory=set)
+    persons: set[str] = field(default_factory=set)
 
 
 class ActivityProcessor:
@@ -137,6 +140,7 @@ class ActivityProcessor:
         merged: dict[tuple[str, str, int], DeviceMinute] = {}
         for reading in readings:
             key = (reading.person, reading.device)
+            out.persons.add(reading.person)
             self._note_status(key, reading, out)
             for minute in self._minutes_of(key, reading, out):
                 slot = (minute.person, minute.device, minute.minute)
@@ -235,19 +239,41 @@ def combine(rows: Iterable[DeviceMinute]) -> list[PersonMinute]:
     """
     by_minute: dict[int, PersonMinute] = {}
     for row in rows:
+        mine = PersonMinute(
+            row.minute, row.total_steps, row.steps, row.seen_walking_s, row.is_movement
+        )
         seen = by_minute.get(row.minute)
-        if seen is None:
-            by_minute[row.minute] = PersonMinute(
-                row.minute, row.total_steps, row.walking_s, row.is_movement
-            )
-        else:
-            by_minute[row.minute] = PersonMinute(
+        if seen is not None:
+            mine = PersonMinute(
                 row.minute,
-                max(seen.steps, row.total_steps),
-                max(seen.walking_s, row.walking_s),
-                seen.moving or row.is_movement,
+                max(seen.steps, mine.steps),
+                max(seen.counted_steps, mine.counted_steps),
+                max(seen.seen_walking_s, mine.seen_walking_s),
+                seen.moving or mine.moving,
             )
+        by_minute[row.minute] = mine
     return [by_minute[m] for m in sorted(by_minute)]
+
+
+def walking_seconds(minutes: Sequence[PersonMinute]) -> list[float]:
+    """Seconds of walking in each minute (same order as `minutes`).
+
+    A counter says how many steps fell in a minute, not for how long. Each minute is judged
+    against the local cadence, the most steps in it or the minute either side: when that is a
+    walking cadence (WALKING_STEPS_PER_MINUTE or more), the minute walked for its share of it.
+    So the part-minutes at the ends of a walk add up to what was walked (the two ends of a
+    7-minute walk make its seventh minute), while a few steps far from any walk count for
+    nothing, nor do minutes well below the local cadence (EDGE_SHARE).
+    """
+    counted = {m.minute: m.counted_steps for m in minutes}
+    walking: list[float] = []
+    for m in minutes:
+        local = max(counted.get(m.minute - 1, 0), m.counted_steps, counted.get(m.minute + 1, 0))
+        seconds = 0.0
+        if local >= WALKING_STEPS_PER_MINUTE and m.counted_steps >= EDGE_SHARE * local:
+            seconds = 60.0 * m.counted_steps / local
+        walking.append(min(60.0, max(seconds, m.seen_walking_s)))
+    return walking
 
 
 def totals(minutes: Sequence[PersonMinute], start: datetime, end: datetime) -> DayActivity:
@@ -256,7 +282,7 @@ def totals(minutes: Sequence[PersonMinute], start: datetime, end: datetime) -> D
     inside = [m for m in minutes if first <= m.minute < last]
     return DayActivity(
         steps=sum(m.steps for m in inside),
-        walking_minutes=round(sum(m.walking_s for m in inside) / 60.0, 2),
+        walking_minutes=round(sum(walking_seconds(inside)) / 60.0, 2),
         movement_minutes=sum(1 for m in inside if m.moving),
     )
 

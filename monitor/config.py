@@ -101,10 +101,8 @@ class WakingWindow:
     end: time
 
     def contains(self, moment: time) -> bool:
-        """Whether a local clock time falls in the window (the window may wrap midnight)."""
-        if self.start <= self.end:
-            return self.start <= moment < self.end
-        return moment >= self.start or moment < self.end
+        """Whether a local clock time falls in the window."""
+        return self.start <= moment < self.end
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +135,14 @@ class Config:
             if person.id == person_id:
                 return person
         raise KeyError(person_id)
+
+
+def bundled_config(name: str) -> Path:
+    """A config file shipped with recovery-monitor (`default.toml`, `demo.toml`)."""
+    installed = Path(__file__).parent / "_config_files" / name
+    if installed.is_file():
+        return installed
+    return Path(__file__).resolve().parents[1] / "config" / name
 
 
 def load_config(path: Path) -> Config:
@@ -430,8 +436,12 @@ class _Reader:
         end = self.clock_time(raw, "waking_hours", end_text.strip())
         if start is None or end is None:
             return None
-        if start == end:
-            self.problem("waking_hours", "start and end must differ")
+        if start >= end:
+            self.problem(
+                "waking_hours",
+                "must start before it ends on the same day (a window across midnight is not "
+                "supported)",
+            )
             return None
         return WakingWindow(start, end)
 

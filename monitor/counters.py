@@ -7,8 +7,9 @@ A counter is observed now and then; each observation is compared with the last a
 * lower: the device reset (midnight or reboot), so the new value was walked since the reset;
 * a new local day for a counter that resets at midnight: the value was walked since midnight,
   whatever it was yesterday;
-* more than a person can walk in the time that passed: rejected as a glitch, unless the next
-  observations confirm the new level, which then becomes the baseline (no steps for the jump).
+* more than a person can walk in the time that passed: rejected as a glitch, unless the
+  counter goes on counting plausibly from the new level, which then becomes the baseline (no
+  steps for the jump).
 
 Steps seen while the link stayed up were walked just before they were notified. Steps that
 arrive after the link was down (a walk out of range, a reboot) are spread evenly over the gap
@@ -20,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, overload
 
 from monitor.days import minute_of, minute_start
 from monitor.models import CounterEpoch
@@ -129,6 +130,10 @@ def max_plausible_steps(seconds: float) -> int:
     return int(max(seconds, 0.0) * MAX_CADENCE_SPM / 60.0) + PLAUSIBILITY_SLACK_STEPS
 
 
+@overload
+def link_changed(state: CounterState, connected: bool, at: datetime) -> CounterState: ...
+@overload
+def link_changed(state: None, connected: bool, at: datetime) -> None: ...
 def link_changed(state: CounterState | None, connected: bool, at: datetime) -> CounterState | None:
     """Note that the link to the device went down or came up at `at`."""
     if state is None:
@@ -193,7 +198,9 @@ def _suspect(state: CounterState, total: int, at: datetime) -> Observation:
     confirms = (
         state.suspect_value is not None
         and state.suspect_at is not None
-        and total >= state.suspect_value
+        # Only a counter that goes on counting from the new level confirms it; a stuck
+        # value repeated is still a glitch.
+        and total > state.suspect_value
         and total - state.suspect_value
         <= max_plausible_steps((at - state.suspect_at).total_seconds())
     )

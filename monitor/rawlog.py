@@ -25,7 +25,7 @@ from monitor.models import (
 # Motion is by far the most frequent reading (up to 200 notifications a second): all motion
 # notifications of one device in a batch share one row, each packed as its offset from the
 # row's time, its rate and its samples in little-endian float32, instead of JSON.
-_MOTION_HEADER = struct.Struct("<IHf")  # offset from the row's time in us, sample count, rate
+_MOTION_HEADER = struct.Struct("<qHf")  # signed offset from the row time (us), samples, rate
 _MOTION_SAMPLE = struct.Struct("<fff")
 
 RawRow = tuple[str, str, int, str, bytes]
@@ -105,16 +105,18 @@ def decode(kind: str, payload: bytes) -> ReadingValue:
 
 
 def pack(readings: Sequence[Reading]) -> list[RawRow]:
-    """The raw-log rows for a batch of readings, in order; each device's motion shares a row.
+    """The raw-log rows for a batch, in order; a device's motion within a minute shares a row.
 
-    A device's motion row takes the place of its first motion reading. Motion is only ever
-    processed in its own order, so moving it past the device's other readings changes nothing.
+    A motion row takes the place of its first reading. Motion is only ever processed in its own
+    order, so moving it past the device's other readings changes nothing; keeping a row within
+    one minute keeps its own time (its first sample's) true enough for pruning by age.
     """
     rows: list[RawRow | list[Reading]] = []
-    motion_rows: dict[tuple[str, str], list[Reading]] = {}
+    motion_rows: dict[tuple[str, str, int], list[Reading]] = {}
     for reading in readings:
         if isinstance(reading.value, Motion):
-            key = (reading.person, reading.device)
+            minute = int(reading.received_at.timestamp() // 60)
+            key = (reading.person, reading.device, minute)
             if key not in motion_rows:
                 motion_rows[key] = []
                 rows.append(motion_rows[key])

@@ -1,0 +1,7 @@
+"""`python -m monitor` is the `recovery-monitor` command."""
+
+import sys
+
+from monitor.cli import main
+
+sys.exit(main())

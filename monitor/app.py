@@ -1,0 +1,178 @@
+"""The service: owns every lifetime in one task group, from the database to each wearable's link.
+
+Cancel the task running `App.run` (SIGTERM, SIGINT) and everything stops in order: links and
+loops are cancelled, the MQTT connection says "offline", the database is closed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from devices.base import LinkFactory
+from monitor.activity import Processed
+from monitor.alerter import Alerter
+from monitor.clock import Clock
+from monitor.commands import command_subscriptions
+from monitor.config import Config
+from monitor.errors import MonitorError
+from monitor.housekeeping import keep_tidy
+from monitor.ingest import Ingest
+from monitor.intake import Intake
+from monitor.mqtt import Incoming, MqttClient
+from monitor.outbox import Outbox
+from monitor.progress import Progress
+from monitor.scheduler import Scheduler
+from monitor.state import StatePublisher
+from monitor.store import Store
+
+log = logging.getLogger(__name__)
+
+# A link that fails outright (a bug, not a lost wearable: links reconnect by themselves) is
+# started again after this long, rather than taking the whole service down.
+LINK_RESTART_S = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class Tuning:
+    """Knobs the demo and tests turn; the defaults are for a real home."""
+
+    state_interval_s: float = 15.0
+    state_refresh_s: float = 300.0
+
+
+def read_password(path: Path | None) -> str | None:
+    """The MQTT password from its file (first line), or None when no file is configured."""
+    if path is None:
+        return None
+    try:
+        return path.read_text(encoding="utf-8").splitlines()[0]
+    except (OSError, UnicodeDecodeError, IndexError) as exc:
+        raise MonitorError(f"cannot read the MQTT password from {path}: {exc}") from exc
+
+
+class App:
+    """recovery-monitor, wired together: run it with `await App(config, clock=...).run()`."""
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        clock: Clock,
+        link_factory: LinkFactory | None = None,
+        tuning: Tuning | None = None,
+    ) -> None:
+        self.config = config
+        self.clock = clock
+        self._link_factory = link_factory
+        self._tuning = tuning or Tuning()
+        self.started = asyncio.Event()
+        # Set while running, for the demo and tests to look at.
+        self.store: Store | None = None
+        self.ingest: Ingest | None = None
+        self.state: StatePublisher | None = None
+        self.outbox: Outbox | None = None
+        self.intake: Intake | None = None
+        self.alerter: Alerter | None = None
+        self.mqtt: MqttClient | None = None
+
+    async def run(self) -> None:
+        """Run the service until cancelled."""
+        config, clock = self.config, self.clock
+        base = config.mqtt.base_topic
+        password = read_password(config.mqtt.password_file)
+        tz = config.service.timezone
+        async with Store.open(config.service.database) as store:
+            mqtt = MqttClient(
+                config.mqtt,
+                client_id=config.mqtt.client_id,
+                password=password,
+                will_topic=f"{base}/status",
+                subscriptions=command_subscriptions(base),
+                on_message=self._on_message,
+                on_connected=self._on_connected,
+            )
+            progress = Progress(store, tz)
+            ingest = Ingest(store, tz, clock, on_processed=self._on_processed)
+            outbox = Outbox(store, mqtt)
+            alerter = Alerter(store, outbox, clock, base)
+            state = StatePublisher(
+                config,
+                store=store,
+                progress=progress,
+                ingest=ingest,
+                mqtt=mqtt,
+                clock=clock,
+                min_interval_s=self._tuning.state_interval_s,
+                refresh_s=self._tuning.state_refresh_s,
+            )
+            intake = Intake(
+                config, store=store, alerter=alerter, mqtt=mqtt, clock=clock, on_change=state.touch
+            )
+            scheduler = Scheduler(
+                config.persons,
+                tz,
+                store=store,
+                progress=progress,
+                alerter=alerter,
+                ingest=ingest,
+                clock=clock,
+                on_change=state.touch,
+            )
+            self.store, self.ingest, self.state = store, ingest, state
+            self.outbox, self.intake, self.mqtt = outbox, intake, mqtt
+            self.alerter = alerter
+            async with mqtt, asyncio.TaskGroup() as group:
+                group.create_task(ingest.run(), name="ingest")
+                group.create_task(outbox.run(), name="outbox")
+                group.create_task(intake.run(), name="intake")
+                group.create_task(state.run(), name="state")
+                group.create_task(scheduler.run(), name="scheduler")
+                group.create_task(
+                    keep_tidy(store, clock, config.service.raw_motion_days), name="housekeeping"
+                )
+                self._start_links(group, ingest)
+                log.info(
+                    "recovery-monitor running: %d person(s), %d wearable(s)",
+                    len(config.persons),
+                    sum(len(p.devices) for p in config.persons),
+                )
+                self.started.set()
+
+    def _start_links(self, group: asyncio.TaskGroup, ingest: Ingest) -> None:
+        if self._link_factory is None:
+            return
+        for person in self.config.persons:
+            for device in person.devices:
+                link = self._link_factory(person.id, device, self.clock)
+                name = f"link {person.id}/{device.id}"
+                run = functools.partial(link.run, ingest.put)
+                group.create_task(self._supervise(name, run), name=name)
+
+    async def _supervise(self, name: str, start: Callable[[], Awaitable[None]]) -> None:
+        while True:
+            try:
+                await start()
+                log.error("%s ended by itself; starting it again", name)
+            except Exception:
+                log.exception("%s failed; starting it again in %.0f s", name, LINK_RESTART_S)
+            await self.clock.sleep(LINK_RESTART_S)
+
+    def _on_message(self, message: Incoming) -> None:
+        if self.intake is not None:
+            self.intake.submit(message)
+
+    def _on_connected(self) -> None:
+        if self.state is not None:
+            self.state.touch_all()
+        if self.outbox is not None:
+            self.outbox.wake()
+
+    def _on_processed(self, processed: Processed) -> None:
+        if self.state is not None:
+            for person in processed.persons:
+                self.state.touch(person)

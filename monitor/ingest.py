@@ -1,0 +1,159 @@
+"""The way in for readings: a bounded queue, then the raw log, then per-minute activity.
+
+Every reading is appended to the raw log (committed) before it is processed; the processor's
+state and a watermark are saved with each batch of minutes, so after a crash the readings past
+the watermark are processed again from the raw log: none lost, none counted twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import Counter
+from collections.abc import Callable, Sequence
+from zoneinfo import ZoneInfo
+
+from monitor.activity import ActivityProcessor, DeviceStatus, Processed
+from monitor.clock import Clock
+from monitor.models import Reading
+from monitor.rawlog import RawRow, unpack
+from monitor.store import Store
+
+log = logging.getLogger(__name__)
+
+# A wearable that floods notifications cannot grow memory without bound: beyond this many
+# waiting readings, new ones are dropped and counted.
+MAX_QUEUED = 50_000
+# Readings written and processed together; also the chunk size when catching up.
+MAX_BATCH = 5_000
+# After a storage failure, wait this long before trying the same batch again.
+RETRY_S = 5.0
+
+ProcessedListener = Callable[[Processed], None]
+
+
+class Ingest:
+    """Takes readings from links without blocking; stores and processes them in batches."""
+
+    def __init__(
+        self,
+        store: Store,
+        tz: ZoneInfo,
+        clock: Clock,
+        *,
+        on_processed: ProcessedListener | None = None,
+        max_queued: int = MAX_QUEUED,
+    ) -> None:
+        self._store = store
+        self._tz = tz
+        self._clock = clock
+        self._on_processed = on_processed
+        self._queue: asyncio.Queue[Reading] = asyncio.Queue(max_queued)
+        self._processor = ActivityProcessor(tz)
+        self._ready = asyncio.Event()
+        self.dropped: Counter[tuple[str, str]] = Counter()
+
+    def put(self, reading: Reading) -> None:
+        """Accept a reading from a link; never blocks. A full queue drops it and counts it."""
+        try:
+            self._queue.put_nowait(reading)
+        except asyncio.QueueFull:
+            key = (reading.person, reading.device)
+            self.dropped[key] += 1
+            if self.dropped[key] in (1, 10, 100) or self.dropped[key] % 10_000 == 0:
+                log.warning(
+                    "%s/%s: readings arrive faster than they can be stored; %d dropped so far",
+                    reading.person,
+                    reading.device,
+                    self.dropped[key],
+                )
+
+    def status(self, person: str, device: str) -> DeviceStatus:
+        """What is known about one wearable's link."""
+        return self._processor.status(person, device)
+
+    @property
+    def queued(self) -> int:
+        """Readings waiting to be stored."""
+        return self._queue.qsize()
+
+    async def settle(self) -> None:
+        """Return once every reading received so far has been stored and processed."""
+        await self._ready.wait()
+        await self._queue.join()
+
+    async def run(self) -> None:
+        """Catch up on the raw log, then store and process readings as they come, for ever."""
+        await self._resume()
+        while True:
+            batch = [await self._queue.get()]
+            while len(batch) < MAX_BATCH and not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+            try:
+                await self._ingest(batch)
+            finally:
+                for _ in batch:
+                    self._queue.task_done()
+
+    async def rebuild(self) -> int:
+        """Throw away derived activity and derive it again from the raw log; returns rows read."""
+        await self._store.clear_activity()
+        self._processor = ActivityProcessor(self._tz)
+        return await self._catch_up()
+
+    async def _resume(self) -> None:
+        self._processor = ActivityProcessor(self._tz, await self._store.processor_state())
+        caught_up = await self._catch_up()
+        if caught_up:
+            log.info("processed %d raw-log rows left over from the last run", caught_up)
+        self._ready.set()
+
+    async def _catch_up(self) -> int:
+        total = 0
+        upto = await self._store.processed_upto()
+        while rows := await self._store.raw_after(upto, MAX_BATCH):
+            await self._process(rows)
+            upto = rows[-1][0]
+            total += len(rows)
+        return total
+
+    async def _ingest(self, batch: list[Reading]) -> None:
+        while True:
+            try:
+                rows = await self._store.append_readings(batch)
+                break
+            except Exception as exc:
+                if _cancelling():
+                    raise
+                log.error(  # noqa: TRY400 - the traceback adds nothing to a storage error
+                    "cannot store %d readings (%s); trying again in %.0f s",
+                    len(batch),
+                    exc,
+                    RETRY_S,
+                )
+                await self._clock.sleep(RETRY_S)
+        try:
+            await self._process(rows)
+        except Exception:
+            if _cancelling():
+                raise
+            # The readings are safe in the raw log; start again from the saved state so that
+            # nothing is half-applied, and let the next batch (or restart) catch up.
+            log.exception("processing stored readings failed; they will be processed again")
+            self._processor = ActivityProcessor(self._tz, await self._store.processor_state())
+
+    async def _process(self, rows: Sequence[tuple[int, RawRow]]) -> None:
+        # Process what the raw log holds (not the readings as they came in), so that a rebuild
+        # from the raw log sees exactly the same values.
+        readings = [reading for _, row in rows for reading in unpack(*row)]
+        processed = self._processor.process(readings)
+        await self._store.apply_activity(processed.minutes, self._processor.to_json(), rows[-1][0])
+        for event in processed.events:
+            log.info("%s/%s: step counter %s", event.person, event.device, event.outcome.value)
+        if self._on_processed is not None:
+            self._on_processed(processed)
+
+
+def _cancelling() -> bool:
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0

@@ -1,0 +1,144 @@
+"""A simulated step-counting wearable whose readings go straight into the device seam, no radio.
+
+It behaves like an InfiniTime watch as the service sees it: a cumulative counter that resets at
+local midnight and on reboot, notified when it changes, silent while out of range.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from devices.base import Link, ReadingSink
+from monitor.clock import Clock
+from monitor.config import DeviceConfig
+from monitor.days import day_start, local_date
+from monitor.models import Battery, CounterEpoch, LinkState, Reading, StepCount
+from simulators.person import Wearer
+
+
+@dataclass(frozen=True, slots=True)
+class Absence:
+    """A stretch of time during which the wearable is out of range of the service."""
+
+    start: datetime
+    end: datetime
+
+    def covers(self, moment: datetime) -> bool:
+        """Whether the wearable is out of range at `moment`."""
+        return self.start <= moment < self.end
+
+
+class DirectWearable:
+    """A counter wearable on the simulated clock, delivering readings to the sink directly."""
+
+    def __init__(
+        self,
+        person: str,
+        device: DeviceConfig,
+        clock: Clock,
+        wearer: Wearer,
+        tz: ZoneInfo,
+        *,
+        interval_s: float = 60.0,
+        battery: int = 87,
+        absences: tuple[Absence, ...] = (),
+    ) -> None:
+        self._person = person
+        self._device = device
+        self._clock = clock
+        self._wearer = wearer
+        self._tz = tz
+        self._interval_s = interval_s
+        self._battery = battery
+        self._absences = absences
+        self._reboot_base: int | None = None
+        self._reboot_day: datetime | None = None
+
+    @property
+    def device_id(self) -> str:
+        """The configured id of the simulated wearable."""
+        return self._device.id
+
+    def counter_at(self, moment: datetime) -> int:
+        """What the watch's counter shows at `moment`: steps since local midnight or reboot."""
+        midnight = day_start(local_date(moment, self._tz), self._tz)
+        base = self._wearer.steps_until(midnight)
+        if self._reboot_base is not None and self._reboot_day == midnight:
+            base = max(base, self._reboot_base)
+        return self._wearer.steps_until(moment) - base
+
+    def reboot(self) -> None:
+        """Restart the watch now: its counter starts again from zero."""
+        now = self._clock.now()
+        self._reboot_base = self._wearer.steps_until(now)
+        self._reboot_day = day_start(local_date(now, self._tz), self._tz)
+
+    async def run(self, sink: ReadingSink) -> None:
+        """Deliver readings until cancelled: link state, battery, and the counter when it moves."""
+        connected = False
+        last: int | None = None
+        while True:
+            now = self._clock.now()
+            away = any(a.covers(now) for a in self._absences)
+            if away and connected:
+                sink(self._reading(now, LinkState(False, "out of range")))
+                connected, last = False, None
+            elif not away:
+                if not connected:
+                    sink(self._reading(now, LinkState(True, "connected")))
+                    sink(self._reading(now, Battery(self._battery)))
+                    connected = True
+                total = self.counter_at(now)
+                if total != last:
+                    sink(self._reading(now, StepCount(total, CounterEpoch.LOCAL_DAY)))
+                    last = total
+            await self._clock.sleep(self._interval_s)
+
+    def _reading(self, at: datetime, value: StepCount | LinkState | Battery) -> Reading:
+        return Reading(self._person, self._device.id, at, value)
+
+
+def direct_link_factory(
+    wearers: Mapping[str, Wearer],
+    tz: ZoneInfo,
+    *,
+    interval_s: float = 60.0,
+    absences: Mapping[str, tuple[Absence, ...]] | None = None,
+) -> tuple[DirectLinkFactory, dict[tuple[str, str], DirectWearable]]:
+    """A link factory for simulated wearables worn by `wearers` (by person id), and its links."""
+    factory = DirectLinkFactory(wearers, tz, interval_s, absences or {})
+    return factory, factory.links
+
+
+class DirectLinkFactory:
+    """Builds a `DirectWearable` for each configured wearable of each simulated person."""
+
+    def __init__(
+        self,
+        wearers: Mapping[str, Wearer],
+        tz: ZoneInfo,
+        interval_s: float,
+        absences: Mapping[str, tuple[Absence, ...]],
+    ) -> None:
+        self._wearers = wearers
+        self._tz = tz
+        self._interval_s = interval_s
+        self._absences = absences
+        self.links: dict[tuple[str, str], DirectWearable] = {}
+
+    def __call__(self, person: str, device: DeviceConfig, clock: Clock) -> Link:
+        """The simulated wearable for one configured device."""
+        link = DirectWearable(
+            person,
+            device,
+            clock,
+            self._wearers[person],
+            self._tz,
+            interval_s=self._interval_s,
+            absences=self._absences.get(person, ()),
+        )
+        self.links[(person, device.id)] = link
+        return link

@@ -1,0 +1,82 @@
+"""`recovery-monitor run` as a user starts it: a process, a real broker, SIGTERM to stop."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sqlite3
+import stat
+import sys
+from pathlib import Path
+
+from monitor.config import load_config
+from simulators.broker import PrivateBroker
+from tests.conftest import config_toml
+from tests.probe import MqttProbe
+
+
+async def start_run(config_file: Path) -> asyncio.subprocess.Process:
+    """`recovery-monitor run --config FILE` in a process of its own, stderr captured."""
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "monitor",
+        "run",
+        "--config",
+        str(config_file),
+        stderr=asyncio.subprocess.PIPE,
+    )
+
+
+async def test_run_announces_itself_publishes_state_and_stops_cleanly_on_sigterm(
+    tmp_path: Path, broker: PrivateBroker
+) -> None:
+    database = tmp_path / "data" / "monitor.db"
+    config_file = tmp_path / "config.toml"
+    config_file.write_text(config_toml(database=database, port=broker.port))
+    mqtt = load_config(config_file).mqtt
+    async with MqttProbe(mqtt, ["recovery/status", "recovery/+/state"]) as probe:
+        service = await start_run(config_file)
+        await probe.wait_for(lambda m: any(x.payload == b"online" for x in m))
+        await probe.wait_for(lambda m: bool(probe.on("/p1/state")))
+        state = probe.on("/p1/state")[-1].json()
+        assert state["plan_day"] is not None
+        assert state["walking_target_minutes"] is not None
+        assert state["devices"] == {
+            "watch": {"connected": False, "battery": None, "last_seen": None}
+        }
+        service.send_signal(signal.SIGTERM)
+        assert await service.wait() == 0
+        await probe.wait_for(
+            lambda m: m[-1].payload == b"offline" and m[-1].topic.endswith("status")
+        )
+    assert service.stderr is not None
+    log = (await service.stderr.read()).decode()
+    assert "recovery-monitor running: 1 person(s), 1 wearable(s)" in log
+    assert "stopped" in log
+    assert stat.S_IMODE(database.stat().st_mode) == 0o600
+    with sqlite3.connect(database) as db:
+        assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+
+
+async def test_run_with_a_broken_config_exits_2_naming_the_key(tmp_path: Path) -> None:
+    config_file = tmp_path / "config.toml"
+    text = config_toml(database=tmp_path / "m.db", port=1).replace("acute", "sharp")
+    config_file.write_text(text)
+    service = await start_run(config_file)
+    _, err = await service.communicate()
+    assert service.returncode == 2
+    assert b"person[0].pain_type" in err
+
+
+async def test_run_on_a_corrupted_database_exits_1_and_leaves_it_alone(tmp_path: Path) -> None:
+    database = tmp_path / "monitor.db"
+    database.write_bytes(b"garbage" * 1000)
+    before = database.read_bytes()
+    config_file = tmp_path / "config.toml"
+    config_file.write_text(config_toml(database=database, port=1))
+    service = await start_run(config_file)
+    _, err = await service.communicate()
+    assert service.returncode == 1
+    assert b"left untouched" in err
+    assert database.read_bytes() == before

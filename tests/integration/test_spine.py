@@ -1,0 +1,196 @@
+"""The service end to end on a real Mosquitto: a day, a restart, a dead broker, a killed service."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sqlite3
+import sys
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from monitor.activity import combine, totals
+from monitor.alerts import AlertDraft, EventType, Severity
+from monitor.clock import SimulatedClock
+from monitor.days import at_local, day_bounds, minute_of
+from monitor.store import Store
+from simulators.broker import PrivateBroker
+from simulators.direct_link import DirectLinkFactory
+from simulators.person import SimulatedPerson, Walk
+from tests.conftest import ConfigFactory, config_toml
+from tests.integration.child_service import WALK_MINUTES, scripted_person
+from tests.probe import MqttProbe, running
+
+LONDON = ZoneInfo("Europe/London")
+MONDAY = date(2026, 11, 23)  # plan day 1 of the test person: target 5 minutes
+
+
+def local(hour: int, minute: int = 0) -> datetime:
+    return at_local(MONDAY, time(hour, minute), LONDON)
+
+
+async def until(check: object, within: float = 10.0) -> None:
+    """Wait (real time) until an async predicate holds."""
+    assert callable(check)
+    async with asyncio.timeout(within):
+        while not await check():  # noqa: ASYNC110 - polling the store is the point
+            await asyncio.sleep(0.02)
+
+
+async def test_a_simulated_day_nudges_at_the_right_checkpoint_once_even_after_a_restart(
+    make_config: ConfigFactory,
+) -> None:
+    config = make_config()
+    clock = SimulatedClock(local(7), speed=0)
+    # One minute walked at 09:00: on track at 12:00 (1.5 expected), behind at 16:00 (3.1).
+    person = SimulatedPerson([Walk(local(9), 1.0, 100.0)])
+    links = DirectLinkFactory({"p1": person}, LONDON, interval_s=10.0, absences={})
+    alerts_topic = f"{config.mqtt.base_topic}/p1/alert"
+
+    async with MqttProbe(config.mqtt, [alerts_topic]) as probe:
+        async with running(config, clock, links) as app:
+            assert app.store is not None
+
+            async def handled(moment: datetime) -> bool:
+                assert app.store is not None
+                done = await app.store.schedule_done_until("p1")
+                return done is not None and done >= moment
+
+            await clock.advance_to(local(12) + timedelta(seconds=30))
+            await until(lambda: handled(local(12)))
+            assert await app.store.alerts("p1") == []
+
+            await clock.advance_to(local(16) + timedelta(seconds=30))
+            await probe.wait_for(lambda m: len(m) == 1)
+            alert = probe.messages[0].json()
+            assert alert["event_type"] == "behind_schedule"
+            assert alert["data"] == {
+                "day": "2026-11-23",
+                "checkpoint": "16:00",
+                "walked_minutes": 1.0,
+                "target_minutes": 5,
+                "expected_minutes": 3.1,
+                "remaining_minutes": 4,
+            }
+            assert "1 of 5 minutes walked" in alert["message"]
+            assert "a 4-minute walk now" in alert["message"]
+            # As if the service had died after raising the alert but before noting that
+            # 16:00 was done: the restart must judge 16:00 again, and stay silent.
+            await app.store.set_schedule_done_until("p1", local(15, 59))
+
+        async with running(config, clock, links) as app:
+            assert app.store is not None
+            await until(lambda: handled_again(app.store, local(16)))
+            await asyncio.sleep(0.3)
+            assert len(await app.store.alerts("p1")) == 1
+        assert len(probe.messages) == 1
+
+
+async def handled_again(store: Store | None, moment: datetime) -> bool:
+    assert store is not None
+    done = await store.schedule_done_until("p1")
+    return done is not None and done >= moment
+
+
+async def test_alerts_survive_the_broker_being_killed_while_they_are_raised(
+    make_config: ConfigFactory, broker: PrivateBroker
+) -> None:
+    config = make_config(persons="")  # nobody to schedule: only the alerts below
+    clock = SimulatedClock(local(10), speed=0)
+    topic = "recovery/p1/alert"
+    probe = MqttProbe(config.mqtt, [topic], client_id="phone", persistent=True)
+    async with probe:
+        pass  # register the persistent session, then go away like a phone would
+    async with running(config, clock) as app:
+        alerter = app.alerter
+        assert alerter is not None
+        for number in range(200):
+            draft = AlertDraft(
+                EventType.WARNING_SYMPTOM,
+                Severity.CRITICAL,
+                5,
+                "test",
+                f"alert {number}",
+                key=f"test:{number}",
+            )
+            await alerter.raise_alert("p1", draft)
+            if number == 60:
+                await broker.kill()
+            if number == 140:
+                await broker.start()
+        assert app.store is not None
+        store = app.store
+        await until(lambda: outbox_empty(store), within=30)
+    async with MqttProbe(config.mqtt, [topic], client_id="phone", persistent=True) as phone:
+        await phone.wait_for(lambda m: len({x.json()["id"] for x in m}) >= 200, within=20)
+        ids = {m.json()["id"] for m in phone.messages}
+        assert {m.json()["message"] for m in phone.messages} == {f"alert {n}" for n in range(200)}
+        assert len(ids) == 200
+
+
+async def outbox_empty(store: Store) -> bool:
+    return await store.outbox_size() == 0
+
+
+@pytest.mark.slow
+async def test_a_service_killed_mid_day_loses_no_steps_and_repeats_no_alert(
+    make_config: ConfigFactory, tmp_path: Path, broker: PrivateBroker
+) -> None:
+    config = make_config()
+    config_file = tmp_path / "config.toml"
+    config_file.write_text(config_toml(database=tmp_path / "monitor.db", port=broker.port))
+    speed = 600.0  # ten simulated minutes a second
+    topic = "recovery/p1/alert"
+    async with MqttProbe(config.mqtt, [topic], client_id="phone", persistent=True) as phone:
+        # First life: 11:58 to about 12:13, through the 12:00 nudge and into the walk.
+        first = await _child(config_file, local(11, 58), speed)
+        await phone.wait_for(lambda m: len(m) >= 1, within=15)
+        await asyncio.sleep(1.2)
+        first.send_signal(signal.SIGKILL)
+        await first.wait()
+        killed_at = _last_reading_time(tmp_path / "monitor.db")
+        assert local(12, 5) < killed_at < local(12, 25), "killed mid-walk"
+
+        # Second life, from 12:20: the watch has counted on while the service was dead.
+        second = await _child(config_file, local(12, 20), speed)
+        await asyncio.sleep(3.0)  # to about 12:50
+        second.send_signal(signal.SIGTERM)
+        assert await second.wait() == 0
+        await asyncio.sleep(0.3)
+        nudges = [m.json() for m in phone.messages]
+
+    assert len({n["id"] for n in nudges}) == 1, "the 12:00 nudge, once"
+    assert nudges[0]["event_type"] == "behind_schedule"
+    watch_total = scripted_person(config_file).steps_until(local(13))
+    assert watch_total == int(WALK_MINUTES * 100)
+    async with Store.open(tmp_path / "monitor.db") as store:
+        start, end = day_bounds(MONDAY, LONDON)
+        minutes = combine(await store.device_minutes("p1", minute_of(start), minute_of(end)))
+        day = totals(minutes, start, end)
+        assert day.steps == watch_total
+        assert day.walking_minutes == pytest.approx(WALK_MINUTES, abs=1.0)
+        assert len(await store.alerts("p1")) == 1
+
+
+async def _child(config_file: Path, start: datetime, speed: float) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "tests.integration.child_service",
+        str(config_file),
+        start.isoformat(),
+        str(speed),
+        cwd=Path(__file__).parents[2],
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])},
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+
+
+def _last_reading_time(database: Path) -> datetime:
+    with sqlite3.connect(database) as db:
+        (micros,) = db.execute("SELECT max(received_us) FROM raw_reading").fetchone()
+    return datetime.fromtimestamp(micros / 1e6, UTC)

@@ -1,0 +1,114 @@
+"""Test helpers that talk to the real broker and run the real service: an MQTT probe, a service."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from devices.base import LinkFactory
+from monitor.app import App, Tuning
+from monitor.clock import Clock
+from monitor.config import Config, MqttConfig
+from monitor.mqtt import Incoming, MqttClient
+
+WAIT_S = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class Received:
+    """A message the probe received."""
+
+    topic: str
+    payload: bytes
+    retained: bool
+    correlation_data: bytes | None
+
+    def json(self) -> Any:
+        """The payload parsed as JSON."""
+        return json.loads(self.payload)
+
+
+class MqttProbe:
+    """A separate MQTT client that records every message on its subscriptions."""
+
+    def __init__(
+        self,
+        mqtt: MqttConfig,
+        topics: Sequence[str],
+        *,
+        client_id: str = "test-probe",
+        persistent: bool = False,
+        password: str | None = None,
+    ) -> None:
+        self.messages: list[Received] = []
+        self._changed = asyncio.Event()
+        self.client = MqttClient(
+            mqtt,
+            client_id=client_id,
+            password=password,
+            subscriptions=topics,
+            on_message=self._received,
+            persistent=persistent,
+            manual_ack=False,
+        )
+
+    def _received(self, message: Incoming) -> None:
+        self.messages.append(
+            Received(message.topic, message.payload, message.retained, message.correlation_data)
+        )
+        self._changed.set()
+
+    def on(self, suffix: str) -> list[Received]:
+        """Messages whose topic ends with `suffix`."""
+        return [m for m in self.messages if m.topic.endswith(suffix)]
+
+    async def wait_for(
+        self, check: Callable[[list[Received]], bool], within: float = WAIT_S
+    ) -> list[Received]:
+        """Wait (real time) until `check(messages)` holds; TimeoutError if it does not."""
+        async with asyncio.timeout(within):
+            while not check(self.messages):
+                self._changed.clear()
+                await self._changed.wait()
+        return self.messages
+
+    async def __aenter__(self) -> MqttProbe:
+        await self.client.__aenter__()
+        async with asyncio.timeout(WAIT_S):
+            await self.client.wait_connected()
+        # Let the broker take the subscription before anything else happens.
+        await asyncio.sleep(0.05)
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.client.__aexit__(None, None, None)
+
+
+@contextlib.asynccontextmanager
+async def running(
+    config: Config,
+    clock: Clock,
+    link_factory: LinkFactory | None = None,
+    tuning: Tuning | None = None,
+) -> AsyncIterator[App]:
+    """The real service, running in this event loop until the block ends."""
+    app = App(config, clock=clock, link_factory=link_factory, tuning=tuning)
+    task = asyncio.create_task(app.run(), name="service under test")
+    try:
+        async with asyncio.timeout(WAIT_S):
+            started = asyncio.ensure_future(app.started.wait())
+            await asyncio.wait({started, task}, return_when=asyncio.FIRST_COMPLETED)
+        if task.done():
+            task.result()
+        assert app.mqtt is not None
+        async with asyncio.timeout(WAIT_S):
+            await app.mqtt.wait_connected()
+        yield app
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
