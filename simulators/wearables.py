@@ -49,6 +49,8 @@ _AD_FLAGS = bytes([2, 0x01, 0x06])  # LE general discoverable, BR/EDR not suppor
 _STRIDE_M = 0.7
 # The Thingy reports walking time; the simulation assumes a steady 100 steps a minute.
 _MS_PER_STEP = 600
+# Real seconds to let advertising commands in progress finish when switching off.
+_HCI_SETTLE_S = 2.0
 # Slower than this is a stall; use `stall`.
 _MAX_SLOW = 1000.0
 # Loop turns for a packet to cross the virtual link, with room to spare.
@@ -169,6 +171,8 @@ class SimulatedWearable:
         # Tasks in the middle of HCI commands are awaited, never cancelled: a command whose
         # caller is cancelled leaves Bumble's host waiting for a response nobody takes.
         self._hci_tasks: set[asyncio.Task[Any]] = set()
+        # Bumble's advertising calls are not re-entrant: one sequence of them at a time.
+        self._hci_lock = asyncio.Lock()
         self._wake = asyncio.Event()
         self._unstalled = asyncio.Event()
         self._unstalled.set()
@@ -186,7 +190,10 @@ class SimulatedWearable:
         now = clock.now()
         self._epoch_start = now
         self._base = wearer.steps_until(now)
-        self._last_value: int | None = None
+        self._last_value: int | None = None  # the last value notified (or due while unheard)
+        # The firmware's counter as of its last update: what a read returns. It moves at the
+        # notification pace, so reads and notifications agree as on the real device.
+        self._counted = 0
         # The watch's clock: its zone (as last written) and its error against true time.
         self._zone = LocalTimeInfo(timedelta(0), timedelta(0))
         self._clock_error = timedelta(0)
@@ -196,6 +203,7 @@ class SimulatedWearable:
 
         self.connections = 0
         self.reboots = 0
+        self.reboot_times: list[datetime] = []
         self.notifications = 0
         self._chars: dict[str, Characteristic[bytes]] = {}
 
@@ -273,14 +281,18 @@ class SimulatedWearable:
         was_up, self._up = self._up, False  # the counter loop must not notify past `now`
         if was_up:
             self._roll(now)
-            await self._send_count(now, force=await self._send_day_ends())
+            await self._send_day_ends()
+            await self._send_count(now)
         self.reboots += 1
+        self.reboot_times.append(now)
         self._base = self._wearer.steps_until(now)
         self._epoch_start = now
         self._last_value = 0
+        self._counted = 0
         await _in_flight()
         self._air.drop_connections(self._controller)
-        await self.device.stop_advertising()
+        async with self._hci_lock:
+            await self.device.stop_advertising()
         self._day_ends.clear()
         self._motion_config = thingy52.MotionConfig()
         self._spawn(self._boot(), "boot")
@@ -342,7 +354,13 @@ class SimulatedWearable:
         self._unstalled.set()
         for task in tuple(self._tasks):
             task.cancel()
-        await asyncio.gather(*self._tasks, *self._hci_tasks, return_exceptions=True)
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._hci_tasks:
+            # They finish in a few loop turns; a controller that stopped answering is not
+            # worth hanging the shutdown for.
+            _done, stuck = await asyncio.wait(self._hci_tasks, timeout=_HCI_SETTLE_S)
+            for task in stuck:
+                task.cancel()
         self._air.detach(self._controller)
         await self.device.power_off()
 
@@ -381,14 +399,15 @@ class SimulatedWearable:
             self._wake.set()
 
     async def _advertise(self) -> None:
-        if self._closed or not self._up or self._connection is not None:
-            return
-        data = advertising_data(self.name, self._defaults.uuids16, self._defaults.uuids128)
-        await self.device.start_advertising(
-            advertising_type=AdvertisingType.UNDIRECTED_CONNECTABLE_SCANNABLE,
-            advertising_data=data,
-            scan_response_data=data,
-        )
+        async with self._hci_lock:
+            if self._closed or not self._up or self._connection is not None:
+                return
+            data = advertising_data(self.name, self._defaults.uuids16, self._defaults.uuids128)
+            await self.device.start_advertising(
+                advertising_type=AdvertisingType.UNDIRECTED_CONNECTABLE_SCANNABLE,
+                advertising_data=data,
+                scan_response_data=data,
+            )
 
     def _on_connection(self, connection: Connection) -> None:
         self._connection = connection
@@ -425,7 +444,7 @@ class SimulatedWearable:
     async def _run(self) -> None:
         while True:
             now = self._clock.now()
-            if self._up and self._stalled_until is None:
+            if self._up:
                 await self._tick(now)
             deadline = now + timedelta(seconds=self._interval_s())
             if self.profile == "infinitime":
@@ -446,12 +465,11 @@ class SimulatedWearable:
     async def _tick(self, now: datetime) -> None:
         if self.profile in ("infinitime", "thingy52"):
             self._roll(now)
-            await self._send_count(now, force=await self._send_day_ends())
+            await self._send_day_ends()
+            await self._send_count(now)
         elif self.profile == "rsc":
             await self._send_cadence(now)
         else:
-            await self._send_heart_rate(now)
-        if self.profile == "infinitime" and heart_rate.MEASUREMENT in self._subscribed:
             await self._send_heart_rate(now)
 
     def _roll(self, now: datetime, *, written: bool = False) -> None:
@@ -474,14 +492,17 @@ class SimulatedWearable:
         self._base = self._wearer.steps_until(moment)
         self._epoch_start = moment
         self._watch_date = today
+        self._counted = max(0, self._wearer.steps_until(now) - self._base)
 
     async def _send_day_ends(self) -> bool:
         """Notify the last value of each day that ended (then the 0 follows); whether any did."""
         ended = bool(self._day_ends)
         for value in self._day_ends:
             if value != self._last_value:
-                self._last_value = value
                 await self._notify(infinitime.STEP_COUNT, self._counter_bytes(value))
+            # The new day starts at 0, and the watch says so at once.
+            await self._notify(infinitime.STEP_COUNT, self._counter_bytes(0))
+            self._last_value = 0
         self._day_ends.clear()
         return ended
 
@@ -490,12 +511,13 @@ class SimulatedWearable:
             return thingy52.build_pedometer(value, value * _MS_PER_STEP)
         return infinitime.build_step_count(value)
 
-    async def _send_count(self, moment: datetime, *, force: bool = False) -> None:
-        """Notify the counter at `moment` if it changed since the last notified value."""
-        if self._stalled_until is not None:
-            return
+    async def _send_count(self, moment: datetime) -> None:
+        """Update the counter to `moment` and notify it if it changed since last notified."""
         value = max(0, self._wearer.steps_until(moment) - self._base)
-        if value == self._last_value and not force:
+        self._counted = value
+        if self._stalled_until is not None:
+            return  # the counter counts; only its notifications have stopped
+        if value == self._last_value:
             return
         self._last_value = value
         uuid = thingy52.PEDOMETER if self.profile == "thingy52" else infinitime.STEP_COUNT
@@ -645,7 +667,7 @@ class SimulatedWearable:
                         self._characteristic(
                             infinitime.STEP_COUNT,
                             _READ | _NOTIFY,
-                            lambda: infinitime.build_step_count(self.count),
+                            lambda: infinitime.build_step_count(self._read_count()),
                         ),
                         self._characteristic(
                             infinitime.RAW_MOTION,
@@ -705,6 +727,10 @@ class SimulatedWearable:
         else:
             services.append(heart)
         return services
+
+    def _read_count(self) -> int:
+        self._roll(self._clock.now())
+        return self._counted
 
     def _current_sample(self) -> tuple[float, float, float]:
         if self._motion_source is None:

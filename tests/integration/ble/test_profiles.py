@@ -97,15 +97,16 @@ async def test_thingy_configures_motion_and_reports_pedometer_and_raw(
         assert all(abs(m.samples[0][2] - 1.0) < 1e-3 for m in motion)
 
 
-async def test_foot_pod_cadence_is_integrated_into_steps(
-    radio: VirtualRadio, clock: SimulatedClock
-) -> None:
-    person = SimulatedPerson([Walk(START + timedelta(minutes=2), 10, cadence_spm=120)])
+async def test_foot_pod_cadence_is_integrated_into_steps(radio: VirtualRadio) -> None:
+    # Slower than the other tests: a foot pod's steps are only as good as the notification
+    # times, and at 1000x a few milliseconds of event-loop lag are seconds of walking.
+    clock = SimulatedClock(START, speed=200)
+    person = SimulatedPerson([Walk(START + timedelta(seconds=20), 3, cadence_spm=120)])
     pod = await radio.add_wearable(profile="rsc", wearer=person, clock=clock, notify_interval_s=2.0)
     link = make_link(radio, clock, DeviceConfig("pod", "rsc", address=pod.address))
     recorder = Recorder()
     async with running([link], recorder):
-        await clock.sleep_until(START + timedelta(minutes=14))
+        await clock.sleep_until(START + timedelta(minutes=4))
         await recorder.wait_for(lambda: recorder.of(RunningCadence)[-1].cadence_spm == 0)
     cadences = [c.cadence_spm for c in recorder.of(RunningCadence)]
     assert max(cadences) == 120
@@ -113,8 +114,8 @@ async def test_foot_pod_cadence_is_integrated_into_steps(
     assert all(not c.running and c.stride_m == 0.7 for c in walking)
     steps = recorder.of(StepCount)
     assert all(s.epoch is CounterEpoch.POWER_ON for s in steps)
-    # Integration is only as exact as the notification times: within 3 % of the 1200 walked.
-    assert steps[-1].total == pytest.approx(1200, rel=0.03)
+    # Integration is only as exact as the notification times: within 3 % of the 360 walked.
+    assert steps[-1].total == pytest.approx(360, rel=0.03)
 
 
 async def test_heart_rate_sensor(radio: VirtualRadio, clock: SimulatedClock) -> None:

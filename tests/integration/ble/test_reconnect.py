@@ -93,7 +93,7 @@ async def test_reboot(radio: VirtualRadio, clock: SimulatedClock, profile: str) 
     assert len(drops) == 1
     before, after = drops[0]
     # The last value before the reboot is what the device had counted when it rebooted.
-    assert abs(before - outcome.person.steps_until(FAULT_AT)) <= 2
+    assert before == outcome.person.steps_until(outcome.wearable.reboot_times[0])
     assert after < before
     assert_exact(outcome)
 
