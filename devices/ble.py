@@ -441,7 +441,12 @@ class BleLink:
     async def _gatt(self, operation: Awaitable[_T]) -> _T:
         """One GATT request, with the real-time limit a responsive wearable meets."""
         async with asyncio.timeout(self._settings.gatt_timeout_s):
-            return await operation
+            result = await operation
+            if _cancelling():
+                # Some BLE stacks return a result that raced a cancellation (asyncio.wait_for
+                # on Python 3.11); the cancellation, or this timeout, must still happen.
+                raise asyncio.CancelledError
+            return result
 
     def _emit(self, value: ReadingValue) -> None:
         if self._sink is not None:

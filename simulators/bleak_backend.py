@@ -232,6 +232,7 @@ class VirtualClient(BaseBleakClient):
         timeout = float(kwargs.get("timeout", self._timeout))
         try:
             connection = await self.central.connect(self._target, timeout)
+            _raise_if_cancel_was_swallowed()
         except core.TimeoutError as exc:
             # bleak's own backends time out with asyncio.TimeoutError; retry logic relies on it.
             raise TimeoutError(f"{self.address}: no connection within {timeout:g} s") from exc
@@ -381,7 +382,7 @@ class VirtualClient(BaseBleakClient):
     async def _op(self, what: str, operation: Awaitable[_T]) -> _T:
         """Await a GATT operation, turning Bumble's errors into the ones bleak users expect."""
         try:
-            return await operation
+            result = await operation
         except ATT_Error as exc:
             raise BleakGATTProtocolError(exc.error_code) from exc
         except core.TimeoutError as exc:
@@ -393,6 +394,20 @@ class VirtualClient(BaseBleakClient):
             if task is not None and task.cancelling():
                 raise
             raise BleakError(f"{self.address}: disconnected during {what}") from None
+        _raise_if_cancel_was_swallowed()
+        return result
+
+
+def _raise_if_cancel_was_swallowed() -> None:
+    """Raise CancelledError if this task is being cancelled but the awaited call returned.
+
+    Bumble waits with `asyncio.wait_for`, which on Python 3.11 returns the result instead of
+    raising when the cancellation and the result arrive together; the task would then never
+    learn it was cancelled (and a task group waiting for it would wait forever).
+    """
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
 
 
 def backends_for(central: VirtualCentral) -> tuple[type[VirtualScanner], type[VirtualClient]]:

@@ -15,7 +15,7 @@ from bumble import hci
 
 from devices.profiles import battery, heart_rate, infinitime, rsc, thingy52
 from monitor.clock import SimulatedClock
-from simulators.bleak_backend import parse_advert
+from simulators.bleak_backend import VirtualClient, parse_advert
 from simulators.person import SimulatedPerson
 from simulators.radio import VirtualRadio
 from simulators.wearables import SimulatedWearable, advertising_data
@@ -215,3 +215,22 @@ async def test_closing_the_radio_takes_everything_off_the_air() -> None:
     assert link.controllers == set()
     with pytest.raises(RuntimeError, match="not running"):
         _ = radio.central
+
+
+async def test_a_cancellation_racing_a_result_is_not_lost() -> None:
+    # Bumble waits with asyncio.wait_for, which on Python 3.11 returns a result that arrives
+    # together with a cancellation; the backend must still let the task be cancelled.
+    client = VirtualClient("C0:00:00:00:00:01", disconnected_callback=None, timeout=1.0)
+    answer: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+    started = asyncio.Event()
+
+    async def read() -> bytes:
+        started.set()
+        return await asyncio.wait_for(answer, 10)
+
+    task = asyncio.create_task(client._op("read", read()))
+    await started.wait()
+    answer.set_result(b"\x01")
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
