@@ -22,8 +22,8 @@ async def test_three_wearables_two_people_one_flapping(radio: VirtualRadio) -> N
     # Half the usual speed: three links share the event loop, and the counter logic's
     # plausibility check must not see loop lag (times the speed) as steps bunched together.
     clock = SimulatedClock(START, speed=500)
-    anna = SimulatedPerson([Walk(START + timedelta(minutes=2), 15)])
-    ben = SimulatedPerson([Walk(START + timedelta(minutes=4), 10, cadence_spm=110)])
+    anna = SimulatedPerson([Walk(START + timedelta(minutes=4), 15)])
+    ben = SimulatedPerson([Walk(START + timedelta(minutes=5), 10, cadence_spm=110)])
     watch = await radio.add_wearable(profile="infinitime", wearer=anna, clock=clock)
     thingy = await radio.add_wearable(profile="thingy52", wearer=anna, clock=clock)
     ben_watch = await radio.add_wearable(profile="infinitime", wearer=ben, clock=clock)
@@ -41,11 +41,13 @@ async def test_three_wearables_two_people_one_flapping(radio: VirtualRadio) -> N
     async with running(links, recorder):
         for wearable in (watch, thingy, ben_watch):
             await wearable.wait_subscribed()
+        # Every link is set up before anyone walks (setting up is the busiest part).
+        assert clock.now() < START + timedelta(minutes=4)
         # The Thingy loses its link every 80 simulated seconds for ten minutes.
-        while clock.now() < START + timedelta(minutes=12):
+        while clock.now() < START + timedelta(minutes=14):
             await clock.sleep(80)
             await thingy.vanish()
-        await clock.sleep_until(START + timedelta(minutes=20))
+        await clock.sleep_until(START + timedelta(minutes=22))
         await recorder.wait_for_count("anna-watch", lambda: watch.count)
         await recorder.wait_for_count("anna-thingy", lambda: thingy.count)
         await recorder.wait_for_count("ben-watch", lambda: ben_watch.count)

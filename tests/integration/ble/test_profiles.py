@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -23,7 +24,7 @@ from monitor.models import (
 )
 from simulators.person import SimulatedPerson, Walk
 from simulators.radio import VirtualRadio
-from tests.integration.ble.conftest import START, Recorder, make_link, running
+from tests.integration.ble.conftest import FAST, START, Recorder, make_link, running
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -81,7 +82,9 @@ async def test_thingy_configures_motion_and_reports_pedometer_and_raw(
         profile="thingy52", wearer=person, clock=clock, motion_source=wave, motion_period_s=0.5
     )
     config = DeviceConfig("thingy", "thingy52", name="Thingy", motion_rate_hz=25)
-    link = make_link(radio, clock, config)
+    # At 1000x a few milliseconds of event-loop lag are tens of simulated seconds of silence;
+    # the stream watchdog is for real stalls, tested elsewhere.
+    link = make_link(radio, clock, config, settings=replace(FAST, stream_silence_s=600))
     recorder = Recorder()
     async with running([link], recorder):
         await thingy.wait_subscribed(thingy52.RAW)
@@ -101,12 +104,15 @@ async def test_foot_pod_cadence_is_integrated_into_steps(radio: VirtualRadio) ->
     # Slower than the other tests: a foot pod's steps are only as good as the notification
     # times, and at 1000x a few milliseconds of event-loop lag are seconds of walking.
     clock = SimulatedClock(START, speed=200)
-    person = SimulatedPerson([Walk(START + timedelta(seconds=20), 3, cadence_spm=120)])
+    walk = Walk(START + timedelta(minutes=1), 3, cadence_spm=120)
+    person = SimulatedPerson([walk])
     pod = await radio.add_wearable(profile="rsc", wearer=person, clock=clock, notify_interval_s=2.0)
     link = make_link(radio, clock, DeviceConfig("pod", "rsc", address=pod.address))
     recorder = Recorder()
     async with running([link], recorder):
-        await clock.sleep_until(START + timedelta(minutes=4))
+        await pod.wait_subscribed()
+        assert clock.now() < walk.start  # cadence before the first report is not integrated
+        await clock.sleep_until(START + timedelta(minutes=5))
         await recorder.wait_for(lambda: recorder.of(RunningCadence)[-1].cadence_spm == 0)
     cadences = [c.cadence_spm for c in recorder.of(RunningCadence)]
     assert max(cadences) == 120
