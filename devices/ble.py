@@ -17,7 +17,7 @@ import asyncio
 import enum
 import logging
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any, TypeVar
@@ -35,7 +35,7 @@ from bleak_retry_connector import (
 )
 
 from devices.base import ReadingSink
-from devices.profiles.gatt import Channel, GattParseError, Profile, Session
+from devices.profiles.gatt import Channel, GattParseError, Profile, Session, Write
 from devices.profiles.registry import get_profile
 from monitor.clock import Clock
 from monitor.config import DeviceConfig
@@ -286,6 +286,7 @@ class BleLink:
                     )
                 )
                 connection.streaming |= channel.streaming
+        await self._write(client, self._session.start(self._clock.now()))
         for channel, characteristic in channels:
             if channel.read_on_connect and "read" in characteristic.properties:
                 await self._read_channel(connection, channel, characteristic)
@@ -324,7 +325,10 @@ class BleLink:
 
     async def _write_setup(self, client: BleakClient) -> None:
         """Write what the profile sets on connect (the clock, a configuration)."""
-        for write in self._session.setup(self._clock.now(), self._zone):
+        await self._write(client, self._session.setup(self._clock.now(), self._zone))
+
+    async def _write(self, client: BleakClient, writes: Sequence[Write]) -> None:
+        for write in writes:
             characteristic = client.services.get_characteristic(write.uuid)
             if characteristic is None:
                 if write.required:

@@ -25,7 +25,15 @@ from bumble.controller import Controller
 from bumble.device import AdvertisingType, Connection, Device
 from bumble.gatt import Characteristic, Service
 
-from devices.profiles import battery, current_time, heart_rate, infinitime, rsc, thingy52
+from devices.profiles import (
+    battery,
+    current_time,
+    heart_rate,
+    infinitime,
+    polar_pmd,
+    rsc,
+    thingy52,
+)
 from devices.profiles.current_time import LocalTimeInfo
 from devices.profiles.gatt import GattParseError
 from monitor.clock import Clock
@@ -37,10 +45,11 @@ MotionSource = Callable[[datetime, float, int], Sequence[tuple[float, float, flo
 """(start, rate_hz, count) -> `count` accelerometer samples in g from `start` at `rate_hz`."""
 
 _SIG_PREFIX, _SIG_SUFFIX = "0000", "-0000-1000-8000-00805f9b34fb"
-_READ, _WRITE, _NOTIFY = (
+_READ, _WRITE, _NOTIFY, _INDICATE = (
     Characteristic.Properties.READ,
     Characteristic.Properties.WRITE,
     Characteristic.Properties.NOTIFY,
+    Characteristic.Properties.INDICATE,
 )
 _READABLE = Attribute.Permissions.READABLE
 _AD_MAX = 31  # legacy advertising payload
@@ -53,6 +62,9 @@ _MS_PER_STEP = 600
 _HCI_SETTLE_S = 2.0
 # Slower than this is a stall; use `stall`.
 _MAX_SLOW = 1000.0
+# A Polar frame carries about this many seconds of samples, and at most this many samples.
+_PMD_FRAME_S = 0.2
+_PMD_FRAME_SAMPLES = 36
 # Loop turns for a packet to cross the virtual link, with room to spare.
 _HOPS = 10
 # Foot pods report cadence averaged over this many seconds.
@@ -75,6 +87,7 @@ PROFILE_DEFAULTS = {
     "thingy52": WearableDefaults("Thingy", uuids128=(thingy52.CONFIGURATION_SERVICE,)),
     "rsc": WearableDefaults("FootPod", uuids16=(0x1814,)),
     "heart_rate": WearableDefaults("HRM", uuids16=(0x180D,)),
+    "polar_pmd": WearableDefaults("Polar H10", uuids16=(0x180D,)),
 }
 
 
@@ -200,6 +213,7 @@ class SimulatedWearable:
         self._watch_date = self._watch_local(now).date()
         self._day_ends: list[int] = []
         self._motion_config = thingy52.MotionConfig()
+        self._pmd_rate: int | None = None
 
         self.connections = 0
         self.reboots = 0
@@ -418,6 +432,7 @@ class SimulatedWearable:
     def _on_disconnection(self, _reason: int) -> None:
         self._connection = None
         self._subscribed = set()
+        self._pmd_rate = None  # the measurement stops with the connection
         self._wake.set()
         if not self._closed:
             self._spawn(self._advertise(), "advertise", hci=True)
@@ -433,6 +448,7 @@ class SimulatedWearable:
             "thingy52": thingy52.PEDOMETER,
             "rsc": rsc.MEASUREMENT,
             "heart_rate": heart_rate.MEASUREMENT,
+            "polar_pmd": polar_pmd.DATA,
         }[self.profile]
 
     def _interval_s(self) -> float:
@@ -566,16 +582,24 @@ class SimulatedWearable:
     def _motion_rate_hz(self) -> float:
         if self.profile == "thingy52":
             return float(self._motion_config.motion_frequency_hz)
+        if self.profile == "polar_pmd":
+            return float(self._pmd_rate or polar_pmd.DEFAULT_RATE_HZ)
         return infinitime.MOTION_RATE_HZ
 
     async def _stream_motion(self, uuid: str) -> None:
-        """Notify raw motion while subscribed: every sample (Thingy) or every change (PineTime)."""
+        """Notify raw motion while subscribed: every sample (Thingy), every change (PineTime),
+        or frames of samples while a measurement runs (Polar)."""
         source = self._motion_source
         if source is None:
             return
         last: bytes | None = None
         while uuid in self._subscribed and self._connection is not None:
             rate = self._motion_rate_hz()
+            if self.profile == "polar_pmd":
+                if self._pmd_rate is None:
+                    return
+                await self._send_pmd_frame(source, rate)
+                continue
             await self._clock.sleep((self._motion_period_s or 1.0 / rate) * self._slow)
             if self._stalled_until is not None:
                 continue
@@ -587,6 +611,45 @@ class SimulatedWearable:
             if value != last:
                 last = value
                 await self._notify(uuid, value)
+
+    async def _send_pmd_frame(self, source: MotionSource, rate: float) -> None:
+        count = min(_PMD_FRAME_SAMPLES, max(1, round(rate * _PMD_FRAME_S)))
+        await self._clock.sleep((self._motion_period_s or count / rate) * self._slow)
+        if self._stalled_until is not None:
+            return
+        now = self._clock.now()
+        start = now - timedelta(seconds=(count - 1) / rate)
+        samples = [
+            (round(x * 1000), round(y * 1000), round(z * 1000))
+            for x, y, z in source(start, rate, count)
+        ]
+        nanoseconds = int((now - self._epoch_start).total_seconds() * 1e9)
+        await self._notify(polar_pmd.DATA, polar_pmd.build_frame(nanoseconds, samples))
+
+    def _on_pmd_command(self, value: bytes) -> None:
+        if value[:1] == bytes([polar_pmd.OP_STOP]):
+            self._pmd_rate = None
+            self._spawn(
+                self._indicate(
+                    polar_pmd.CONTROL_POINT, polar_pmd.build_response(polar_pmd.OP_STOP)
+                ),
+                "pmd",
+            )
+            return
+        self._pmd_rate = polar_pmd.parse_start(value)
+        self._spawn(self._pmd_start(), "pmd")
+
+    async def _pmd_start(self) -> None:
+        await self._indicate(polar_pmd.CONTROL_POINT, polar_pmd.build_response(polar_pmd.OP_START))
+        if self._motion_task is None or self._motion_task.done():
+            self._motion_task = self._spawn(self._stream_motion(polar_pmd.DATA), "motion")
+
+    async def _indicate(self, uuid: str, value: bytes) -> None:
+        connection = self._connection
+        characteristic = self._chars.get(uuid)
+        if connection is None or characteristic is None or uuid not in self._subscribed:
+            return
+        await self.device.indicate_subscriber(connection, characteristic, value)
 
     def _on_subscription(self, uuid: str, notify: bool) -> None:
         if notify:
@@ -634,10 +697,10 @@ class SimulatedWearable:
             permissions,
             AttributeValue(read=read_value, write=write_value),
         )
-        if properties & _NOTIFY:
+        if properties & (_NOTIFY | _INDICATE):
             characteristic.on(
                 characteristic.EVENT_SUBSCRIPTION,
-                lambda _bearer, notify, _indicate: self._on_subscription(uuid, notify),
+                lambda _bearer, notify, indicate: self._on_subscription(uuid, notify or indicate),
             )
         self._chars[uuid] = characteristic
         return characteristic
@@ -724,6 +787,22 @@ class SimulatedWearable:
                     ],
                 )
             )
+        elif self.profile == "polar_pmd":
+            services += [
+                heart,
+                self._service(
+                    polar_pmd.SERVICE,
+                    [
+                        self._characteristic(
+                            polar_pmd.CONTROL_POINT,
+                            _READ | _WRITE | _INDICATE,
+                            lambda: b"\x0f" + bytes([1 << polar_pmd.ACC]),  # features: ACC
+                            self._on_pmd_command,
+                        ),
+                        self._characteristic(polar_pmd.DATA, _NOTIFY),
+                    ],
+                ),
+            ]
         else:
             services.append(heart)
         return services

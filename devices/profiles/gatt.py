@@ -69,6 +69,8 @@ class Session:
 
     channels: tuple[Channel, ...]
     setup: Callable[[datetime, tzinfo], Sequence[Write]] = lambda _now, _tz: ()
+    # Written once subscribed (a command whose answer comes as an indication).
+    start: Callable[[datetime], Sequence[Write]] = lambda _now: ()
     # Readable characteristics, best first, that the watchdog reads to check the wearable lives.
     probes: tuple[str, ...] = ()
     # Called when a connection ends: returns what the decoders still held (a motion batch).

@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from types import MappingProxyType
 
-from devices.profiles import heart_rate, infinitime, rsc, thingy52
+from devices.profiles import heart_rate, infinitime, polar_pmd, rsc, thingy52
 from devices.profiles.gatt import Profile
 
-# Most specific first: a watch may also advertise Heart Rate, a foot pod only RSC.
+# Most specific first: watches and Polar straps may also advertise Heart Rate.
 _ORDER: tuple[Profile, ...] = (
     infinitime.PROFILE,
     thingy52.PROFILE,
+    polar_pmd.PROFILE,
     rsc.PROFILE,
     heart_rate.PROFILE,
 )

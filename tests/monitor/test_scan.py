@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 
 import pytest
 
@@ -27,9 +28,11 @@ def test_virtual_scan_lists_one_wearable_of_each_profile(
 ) -> None:
     assert scan.run(parse("--virtual", "--seconds", "0.2")) == 0
     out = capsys.readouterr().out.splitlines()
-    assert out[0].split() == ["ADDRESS", "NAME", "RSSI", "PROFILE", "DEVICE"]
-    profiles = {line.split()[4] for line in out[1:]}
-    assert profiles == {"infinitime", "thingy52", "rsc", "heart_rate"}
+    rows = [re.split(r"\s{2,}", line) for line in out]  # columns are two spaces apart
+    assert rows[0] == ["ADDRESS", "NAME", "RSSI", "PROFILE", "DEVICE"]
+    assert all(len(row) == 5 for row in rows)
+    profiles = {row[3] for row in rows[1:]}
+    assert profiles == {"infinitime", "thingy52", "rsc", "heart_rate", "polar_pmd"}
 
 
 def test_bad_duration_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:

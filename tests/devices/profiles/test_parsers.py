@@ -12,7 +12,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from devices.profiles import battery, current_time, heart_rate, infinitime, rsc, thingy52
+from devices.profiles import (
+    battery,
+    current_time,
+    heart_rate,
+    infinitime,
+    polar_pmd,
+    rsc,
+    thingy52,
+)
 from devices.profiles.gatt import GattParseError
 from monitor.models import Battery, CounterEpoch, HeartRate, RunningCadence, StepCount
 
@@ -27,6 +35,9 @@ PARSERS: list[Callable[[bytes], Any]] = [
     rsc.parse_measurement,
     current_time.parse_current_time,
     current_time.parse_local_time_information,
+    polar_pmd.parse_frame,
+    polar_pmd.parse_start,
+    polar_pmd.parse_response,
 ]
 
 
@@ -203,3 +214,45 @@ def test_watch_is_set_slightly_ahead_on_a_whole_second(moment: datetime) -> None
     written = infinitime.clock_to_write(moment)
     assert written.microsecond == 0
     assert timedelta(seconds=1) <= written - moment < timedelta(seconds=2)
+
+
+def test_polar_start_command_and_response() -> None:
+    # Start the accelerometer: 52 Hz, 16 bits, 8 g.
+    assert polar_pmd.build_start(52) == bytes.fromhex("0202000134000101100002010800")
+    assert polar_pmd.parse_start(polar_pmd.build_start(52)) == 52
+    assert polar_pmd.parse_response(bytes.fromhex("f002020000")) == (0x02, 0)
+    assert polar_pmd.parse_response(bytes.fromhex("f002020501")) == (0x02, 5)
+    with pytest.raises(GattParseError, match="not an accelerometer start"):
+        polar_pmd.parse_start(bytes.fromhex("0201"))
+
+
+def test_polar_plain_and_compressed_frames() -> None:
+    header = bytes.fromhex("020100000000000000")
+    plain = header + bytes.fromhex("01e803000018fce903ffff17fc")
+    assert polar_pmd.parse_frame(plain) == polar_pmd.AccFrame(
+        1, ((1000, 0, -1000), (1001, -1, -1001))
+    )
+    # Reference (1000, 0, -1000), then one block of two samples with 3-bit deltas:
+    # (+1, -1, +2) and (+3, 0, -4), packed least significant bit first.
+    deltas = [1, -1, 2, 3, 0, -4]
+    packed = sum((d & 0b111) << (3 * i) for i, d in enumerate(deltas))
+    compressed = header + bytes([0x81]) + bytes.fromhex("e803000018fc") + bytes([3, 2])
+    compressed += packed.to_bytes(3, "little")
+    assert polar_pmd.parse_frame(compressed).samples == (
+        (1000, 0, -1000),
+        (1001, -1, -998),
+        (1004, -1, -1002),
+    )
+    with pytest.raises(GattParseError, match="not whole samples"):
+        polar_pmd.parse_frame(plain[:-1])
+    with pytest.raises(GattParseError, match="not the accelerometer"):
+        polar_pmd.parse_frame(bytes([0x00]) + plain[1:])
+
+
+@given(
+    samples=st.lists(st.tuples(*[st.integers(-8000, 8000)] * 3), min_size=1, max_size=36),
+    compressed=st.booleans(),
+)
+def test_polar_frames_round_trip(samples: list[tuple[int, int, int]], compressed: bool) -> None:
+    frame = polar_pmd.build_frame(123, samples, compressed=compressed)
+    assert polar_pmd.parse_frame(frame) == polar_pmd.AccFrame(123, tuple(samples))

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from devices.profiles import heart_rate, infinitime, rsc, thingy52
+from devices.profiles import heart_rate, infinitime, polar_pmd, rsc, thingy52
 from devices.profiles.registry import PROFILES, UnknownProfileError, get_profile, identify
 from monitor import config
 
 
-def test_every_profile_is_a_config_profile_name() -> None:
-    assert set(PROFILES) <= config.PROFILES
+def test_every_config_profile_name_has_a_profile() -> None:
+    assert set(PROFILES) == config.PROFILES
     for name, profile in PROFILES.items():
         assert profile.name == name
         assert get_profile(name) is profile
@@ -31,6 +31,8 @@ def test_unknown_profile_names_the_known_ones() -> None:
         (None, [thingy52.CONFIGURATION_SERVICE.upper()], "thingy52"),
         ("Stryd", [rsc.SERVICE], "rsc"),
         ("H10 1234", [heart_rate.SERVICE], "heart_rate"),
+        ("Polar H10 5A3B", [heart_rate.SERVICE], "polar_pmd"),
+        (None, [polar_pmd.SERVICE.upper()], "polar_pmd"),
         # A watch that also advertises Heart Rate is still a watch.
         ("InfiniTime", [heart_rate.SERVICE], "infinitime"),
         ("Speaker", ["0000110b-0000-1000-8000-00805f9b34fb"], None),

@@ -135,3 +135,29 @@ async def test_heart_rate_sensor(radio: VirtualRadio, clock: SimulatedClock) -> 
     assert rates[0].bpm == 68
     assert all(h.contact is True and len(h.rr_ms) == 1 for h in rates)
     assert recorder.of(Battery) == [Battery(90)]
+
+
+async def test_polar_streams_accelerometer_frames_once_started(
+    radio: VirtualRadio, clock: SimulatedClock
+) -> None:
+    person = SimulatedPerson([Walk(START + timedelta(minutes=2), 5)])
+    strap = await radio.add_wearable(
+        profile="polar_pmd", wearer=person, clock=clock, motion_source=wave
+    )
+    config = DeviceConfig("h10", "polar_pmd", address=strap.address, motion_rate_hz=50)
+    link = make_link(radio, clock, config, settings=replace(FAST, stream_silence_s=600))
+    recorder = Recorder()
+    async with running([link], recorder):
+        await recorder.wait_for(lambda: len(recorder.of(Motion)) >= 5)
+        await recorder.wait_for(lambda: any(h.bpm == 96 for h in recorder.of(HeartRate)))
+        # The strap stops measuring when the link drops; the link starts it again.
+        await strap.vanish()
+        before = len(recorder.of(Motion))
+        await recorder.wait_for(lambda: len(recorder.of(Motion)) >= before + 5)
+    assert recorder.states() == [True, False, True, False]
+    frames = recorder.of(Motion)
+    assert {m.rate_hz for m in frames} == {50.0}
+    assert all(len(m.samples) == 10 for m in frames)  # 0.2 s of samples per frame
+    for frame in frames:
+        assert all(abs(z - 1.0) < 1e-3 and abs(x) <= 0.2505 for x, _y, z in frame.samples)
+    assert set(recorder.of(Battery)) == {Battery(90)}  # read at each connect
