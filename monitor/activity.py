@@ -6,16 +6,20 @@ minutes can be thrown away and rebuilt from the raw log with an identical result
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import numpy as np
+
 from monitor import counters
 from monitor.counters import CounterState, Outcome
 from monitor.days import day_start, local_date, minute_of
-from monitor.models import Battery, LinkState, Reading, StepCount
+from monitor.gait import MinuteActivity, StreamingGait
+from monitor.models import Battery, LinkState, Motion, Reading, StepCount
 
 # recovery-domain.md: a walking minute has a cadence of at least ~60 steps/minute. With only a
 # step counter, a minute holding at least this many steps counts as a minute of walking.
@@ -127,6 +131,7 @@ class ActivityProcessor:
         self._tz = tz
         self._counters: dict[tuple[str, str], CounterState] = {}
         self._status: dict[tuple[str, str], DeviceStatus] = {}
+        self._gait: dict[tuple[str, str], StreamingGait] = {}
         if saved:
             self._restore(saved)
 
@@ -138,15 +143,45 @@ class ActivityProcessor:
         """Apply readings in order; returns the minute amounts to add and what else changed."""
         out = Processed()
         merged: dict[tuple[str, str, int], DeviceMinute] = {}
+
+        def add(minutes: Iterable[DeviceMinute]) -> None:
+            for minute in minutes:
+                slot = (minute.person, minute.device, minute.minute)
+                merged[slot] = merged[slot].plus(minute) if slot in merged else minute
+
+        # A device's motion in this batch goes to its gait detector as one block (per call,
+        # numpy costs the same for one sample as for fifty).
+        motion: dict[tuple[str, str], list[tuple[datetime, Motion]]] = {}
         for reading in readings:
             key = (reading.person, reading.device)
             out.persons.add(reading.person)
             self._note_status(key, reading, out)
-            for minute in self._minutes_of(key, reading, out):
-                slot = (minute.person, minute.device, minute.minute)
-                merged[slot] = merged[slot].plus(minute) if slot in merged else minute
+            if isinstance(reading.value, Motion):
+                motion.setdefault(key, []).append((reading.received_at, reading.value))
+            else:
+                add(self._minutes_of(key, reading, out))
+        for key, notifications in motion.items():
+            add(self._motion_minutes(key, notifications))
         out.minutes = list(merged.values())
         return out
+
+    def _motion_minutes(
+        self, key: tuple[str, str], notifications: list[tuple[datetime, Motion]]
+    ) -> list[DeviceMinute]:
+        times: list[float] = []
+        samples: list[tuple[float, float, float]] = []
+        for received_at, value in notifications:
+            # A notification's newest sample was taken as it arrived; the others before it.
+            newest = received_at.timestamp()
+            count = len(value.samples)
+            times.extend(newest - (count - 1 - i) / value.rate_hz for i in range(count))
+            samples.extend(value.samples)
+        detector = self._gait.setdefault(key, StreamingGait())
+        person, device = key
+        return [
+            _motion_minute(person, device, minute)
+            for minute in detector.feed(np.asarray(times), np.asarray(samples).reshape(-1, 3))
+        ]
 
     def _note_status(self, key: tuple[str, str], reading: Reading, out: Processed) -> None:
         status = self._status.get(key, DeviceStatus())
@@ -205,6 +240,10 @@ class ActivityProcessor:
                 {"person": p, "device": d, "state": s.to_json()}
                 for (p, d), s in sorted(self._counters.items())
             ],
+            "gait": [
+                {"person": p, "device": d, "state": base64.b64encode(g.to_state()).decode()}
+                for (p, d), g in sorted(self._gait.items())
+            ],
             "status": [
                 {
                     "person": p,
@@ -222,6 +261,9 @@ class ActivityProcessor:
         for entry in saved.get("counters", []):
             key = (entry["person"], entry["device"])
             self._counters[key] = CounterState.from_json(entry["state"])
+        for entry in saved.get("gait", []):
+            state = base64.b64decode(entry["state"])
+            self._gait[(entry["person"], entry["device"])] = StreamingGait.from_state(state)
         for entry in saved.get("status", []):
             self._status[(entry["person"], entry["device"])] = DeviceStatus(
                 connected=bool(entry["connected"]),
@@ -229,6 +271,19 @@ class ActivityProcessor:
                 last_seen=_parse(entry["last_seen"]),
                 changed_at=_parse(entry["changed_at"]),
             )
+
+
+def _motion_minute(person: str, device: str, minute: MinuteActivity) -> DeviceMinute:
+    return DeviceMinute(
+        person,
+        device,
+        minute.minute,
+        motion_steps=minute.steps,
+        motion_walking_s=minute.walking_s,
+        enmo_sum_mg=minute.enmo_mg * minute.samples,
+        enmo_samples=minute.samples,
+        moving=minute.moving,
+    )
 
 
 def combine(rows: Iterable[DeviceMinute]) -> list[PersonMinute]:

@@ -16,9 +16,11 @@ from pathlib import Path
 from devices.base import LinkFactory
 from monitor.activity import Processed
 from monitor.alerter import Alerter
+from monitor.announcer import BIRTH_DELAY_S, Announcer, announcer_subscriptions
 from monitor.clock import Clock
 from monitor.commands import command_subscriptions
 from monitor.config import Config
+from monitor.diagnostics import Diagnostics
 from monitor.errors import MonitorError
 from monitor.housekeeping import keep_tidy
 from monitor.ingest import Ingest
@@ -43,6 +45,8 @@ class Tuning:
 
     state_interval_s: float = 15.0
     state_refresh_s: float = 300.0
+    birth_delay_s: tuple[float, float] = BIRTH_DELAY_S
+    diagnostics_interval_s: float = 5.0
 
 
 def read_password(path: Path | None) -> str | None:
@@ -79,6 +83,9 @@ class App:
         self.intake: Intake | None = None
         self.alerter: Alerter | None = None
         self.mqtt: MqttClient | None = None
+        self.announcer: Announcer | None = None
+        self.diagnostics: Diagnostics | None = None
+        self.scheduler: Scheduler | None = None
 
     async def run(self) -> None:
         """Run the service until cancelled."""
@@ -92,14 +99,15 @@ class App:
                 client_id=config.mqtt.client_id,
                 password=password,
                 will_topic=f"{base}/status",
-                subscriptions=command_subscriptions(base),
+                subscriptions=[*command_subscriptions(base), *announcer_subscriptions(config)],
                 on_message=self._on_message,
                 on_connected=self._on_connected,
+                on_refused=self._on_refused,
             )
             progress = Progress(store, tz)
             ingest = Ingest(store, tz, clock, on_processed=self._on_processed)
             outbox = Outbox(store, mqtt)
-            alerter = Alerter(store, outbox, clock, base)
+            alerter = Alerter(store, outbox, clock, base, persons=config.persons, tz=tz)
             state = StatePublisher(
                 config,
                 store=store,
@@ -113,6 +121,25 @@ class App:
             intake = Intake(
                 config, store=store, alerter=alerter, mqtt=mqtt, clock=clock, on_change=state.touch
             )
+            announcer = Announcer(
+                config,
+                mqtt=mqtt,
+                state=state,
+                # A wearable's connectivity expires in Home Assistant after three missed refreshes.
+                expire_after_s=round(3 * self._tuning.state_refresh_s),
+                birth_delay_s=self._tuning.birth_delay_s,
+            )
+            diagnostics = Diagnostics(
+                base,
+                mqtt=mqtt,
+                clock=clock,
+                command_counts=lambda: {
+                    "accepted": intake.accepted,
+                    "rejected": intake.rejected,
+                    "unanswered": intake.unanswered,
+                },
+                interval_s=self._tuning.diagnostics_interval_s,
+            )
             scheduler = Scheduler(
                 config.persons,
                 tz,
@@ -125,16 +152,20 @@ class App:
             )
             self.store, self.ingest, self.state = store, ingest, state
             self.outbox, self.intake, self.mqtt = outbox, intake, mqtt
-            self.alerter = alerter
+            self.alerter, self.scheduler = alerter, scheduler
+            self.announcer, self.diagnostics = announcer, diagnostics
             async with mqtt, asyncio.TaskGroup() as group:
                 group.create_task(ingest.run(), name="ingest")
                 group.create_task(outbox.run(), name="outbox")
                 group.create_task(intake.run(), name="intake")
+                group.create_task(announcer.run(), name="announcer")
+                group.create_task(diagnostics.run(), name="diagnostics")
                 group.create_task(state.run(), name="state")
                 group.create_task(scheduler.run(), name="scheduler")
                 group.create_task(
                     keep_tidy(store, clock, config.service.raw_motion_days), name="housekeeping"
                 )
+                group.create_task(store.keep_durable(), name="durability")
                 self._start_links(group, ingest)
                 log.info(
                     "recovery-monitor running: %d person(s), %d wearable(s)",
@@ -163,10 +194,20 @@ class App:
             await self.clock.sleep(LINK_RESTART_S)
 
     def _on_message(self, message: Incoming) -> None:
-        if self.intake is not None:
+        if self.announcer is not None and self.announcer.wants(message.topic):
+            self.announcer.received(message)
+            if self.mqtt is not None:
+                self.mqtt.ack(message)
+        elif self.intake is not None:
             self.intake.submit(message)
 
+    def _on_refused(self, topic: str, code: int) -> None:
+        if self.diagnostics is not None:
+            self.diagnostics.publish_refused(topic, code)
+
     def _on_connected(self) -> None:
+        if self.announcer is not None:
+            self.announcer.connected()
         if self.state is not None:
             self.state.touch_all()
         if self.outbox is not None:

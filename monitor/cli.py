@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from monitor import demo
+from monitor import analyze, demo, logcmd, report
 from monitor.app import App
 from monitor.clock import SystemClock
 from monitor.config import Config, load_config
@@ -52,6 +52,9 @@ def build_parser() -> argparse.ArgumentParser:
     rebuild.set_defaults(handler=rebuild_command)
 
     demo.add_parser(commands)
+    analyze.add_parser(commands)
+    logcmd.add_parser(commands)
+    report.add_parser(commands)
     return parser
 
 

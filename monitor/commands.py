@@ -1,8 +1,8 @@
 """Commands that phones and Home Assistant send, validated; pure, no I/O.
 
-Topics: `<base>/<pid>/report/<kind>` (symptom, pain, function, session, exercise) and
+Topics: `<base>/<pid>/report/<kind>` (symptom, pain, function, session, exercise, note) and
 `<base>/<pid>/alert/ack`. Payloads are JSON objects, or a bare number for pain and function.
-Every rejection carries a stable code and a human reason.
+Every rejection carries a stable code (ERROR_CODES) and a human reason.
 """
 
 from __future__ import annotations
@@ -25,12 +25,39 @@ FUTURE_SKEW = timedelta(minutes=5)
 # Reports about the past are accepted up to this far back.
 MAX_AGE = timedelta(days=7)
 
-REPORT_KINDS = ("symptom", "pain", "function", "session", "exercise")
+REPORT_KINDS = ("symptom", "pain", "function", "session", "exercise", "note")
 SESSION_KINDS = ("manual", "device")
 EXERCISE_KINDS = ("cat_cow", "pelvic_tilt", "bird_dog", "dead_bug")
+# Answers to a command go only to a response topic under `<base>/<pid>/reply/`, so nobody can make
+# the service publish where they could not publish themselves (a confused deputy).
+REPLY_SEGMENT = "reply"
+MAX_RESPONSE_TOPIC_CHARS = 200
+# How much of a sender's own text an error message quotes back.
+MAX_ECHO_CHARS = 40
 _PERSON = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 _ALERT_ID = re.compile(r"^[0-9A-HJKMNP-TV-Z]{26}$")
+# Control characters other than tab and newline have no place in a note.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+# Every code a rejection can carry: stable, for machines (docs/mqtt.md explains each).
+ERROR_CODES = (
+    "bad_topic",
+    "unknown_person",
+    "bad_response_topic",
+    "too_large",
+    "invalid_utf8",
+    "invalid_json",
+    "missing_field",
+    "invalid_field",
+    "unknown_field",
+    "out_of_range",
+    "unknown_symptom",
+    "in_future",
+    "too_old",
+    "unknown_alert",
+    "rate_limited",
+)
 
 
 class CommandError(ParseError):
@@ -66,8 +93,39 @@ def person_of(topic: str, base: str) -> str | None:
     return candidate if _PERSON.match(candidate) else None
 
 
+def error_topic(topic: str, base: str) -> str:
+    """Where a refusal of a command on `topic` is published: its person's error topic."""
+    person = person_of(topic, base)
+    return f"{base}/{person}/error" if person else f"{base}/error"
+
+
+def reply_prefix(base: str, person: str) -> str:
+    """The topic prefix that a command's v5 response topic must start with."""
+    return f"{base}/{person}/{REPLY_SEGMENT}/"
+
+
+def reply_allowed(response_topic: str, base: str, person: str | None) -> bool:
+    """Whether the service may publish its answer to a command on `response_topic`."""
+    if person is None or len(response_topic) > MAX_RESPONSE_TOPIC_CHARS:
+        return False
+    prefix = reply_prefix(base, person)
+    rest = response_topic[len(prefix) :]
+    return (
+        response_topic.startswith(prefix)
+        and rest != ""
+        and not any(c in rest for c in "+#\x00")
+        and "//" not in rest
+    )
+
+
 def parse_command(
-    topic: str, payload: bytes, *, base: str, persons: Collection[str], now: datetime
+    topic: str,
+    payload: bytes,
+    *,
+    base: str,
+    persons: Collection[str],
+    now: datetime,
+    response_topic: str | None = None,
 ) -> Command:
     """Validate a command; CommandError says which rule it broke."""
     kind = _kind_of(topic, base)
@@ -76,6 +134,11 @@ def parse_command(
         raise CommandError("bad_topic", f"{topic} is not a command topic")
     if person not in persons:
         raise CommandError("unknown_person", f"no person {person!r} is configured")
+    if response_topic is not None and not reply_allowed(response_topic, base, person):
+        raise CommandError(
+            "bad_response_topic",
+            f"the response topic must start with {reply_prefix(base, person)} (no wildcards)",
+        )
     if len(payload) > MAX_COMMAND_BYTES:
         raise CommandError(
             "too_large", f"payload of {len(payload)} bytes exceeds {MAX_COMMAND_BYTES}"
@@ -133,7 +196,9 @@ def _symptom(body: dict[str, Any]) -> dict[str, Any]:
         kind = SymptomKind(raw)
     except ValueError:
         known = ", ".join(k.value for k in SymptomKind)
-        raise CommandError("unknown_symptom", f"{raw!r} is not a symptom ({known})") from None
+        raise CommandError(
+            "unknown_symptom", f"{_echo(raw)} is not a symptom (known: {known})"
+        ) from None
     fields: dict[str, Any] = {"symptom": kind.value}
     note = _optional(body, "note", _text)
     if note is not None:
@@ -157,7 +222,20 @@ def _exercise(body: dict[str, Any]) -> dict[str, Any]:
     return fields
 
 
+def _note(body: dict[str, Any]) -> dict[str, Any]:
+    note = _text(_required(body, "note"), "note")
+    if not note.strip():
+        raise CommandError("invalid_field", "'note' must not be empty")
+    return {"note": note}
+
+
 def _ack(body: dict[str, Any]) -> dict[str, Any]:
+    if "all" in body:
+        if "id" in body:
+            raise CommandError("invalid_field", "give either 'id' or 'all', not both")
+        if body["all"] is not True:
+            raise CommandError("invalid_field", "'all' must be true")
+        return {"all": True}
     alert_id = _required(body, "id")
     if not isinstance(alert_id, str) or not _ALERT_ID.match(alert_id):
         raise CommandError("invalid_field", "'id' must be an alert id (26 characters)")
@@ -170,6 +248,7 @@ _FIELDS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     "symptom": _symptom,
     "session": _session,
     "exercise": _exercise,
+    "note": _note,
     "ack": _ack,
 }
 
@@ -209,6 +288,8 @@ def _text(value: Any, name: str) -> str:
         raise CommandError("invalid_field", f"'{name}' must be text")
     if len(value) > MAX_NOTE_CHARS:
         raise CommandError("too_large", f"'{name}' is longer than {MAX_NOTE_CHARS} characters")
+    if _CONTROL.search(value):
+        raise CommandError("invalid_field", f"'{name}' contains control characters")
     return value
 
 
@@ -216,6 +297,12 @@ def _request_id(value: Any, name: str) -> str:
     if not isinstance(value, str) or not _REQUEST_ID.match(value):
         raise CommandError("invalid_field", f"'{name}' must be 1-64 of A-Z a-z 0-9 . _ : -")
     return value
+
+
+def _echo(value: Any) -> str:
+    """A sender's value quoted back in an error, cut short."""
+    text = repr(value)
+    return text if len(text) <= MAX_ECHO_CHARS else text[: MAX_ECHO_CHARS - 1] + "…"
 
 
 def _moment(value: Any, name: str) -> datetime:

@@ -6,6 +6,7 @@ all problems in a file are reported at once, not only the first.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import tomllib
 from collections.abc import Iterator
@@ -106,6 +107,23 @@ class WakingWindow:
 
 
 @dataclass(frozen=True, slots=True)
+class AlertSettings:
+    """When and where the rules speak up: thresholds, quiet hours, cooldown, escalation.
+
+    Defaults come from recovery-domain.md where it gives a number; docs/rules.md lists each.
+    """
+
+    quiet_hours: tuple[time, time] | None = None  # None: outside waking_hours
+    nudge_cooldown_minutes: int = 60
+    long_sitting_minutes: int = 120
+    offline_minutes: int = 60
+    battery_low_percent: int = 15
+    missed_days: int = 3
+    missed_days_escalate: int = 5
+    escalation_topic: str | None = None  # a full MQTT topic, also sent escalated alerts
+
+
+@dataclass(frozen=True, slots=True)
 class PersonConfig:
     """One person following a plan, and their wearables (possibly none: reports only)."""
 
@@ -119,6 +137,7 @@ class PersonConfig:
     clearance: bool = False
     walking: WalkingPlan = field(default_factory=WalkingPlan)
     devices: tuple[DeviceConfig, ...] = ()
+    alerts: AlertSettings = field(default_factory=AlertSettings)
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +154,29 @@ class Config:
             if person.id == person_id:
                 return person
         raise KeyError(person_id)
+
+
+def is_loopback(host: str) -> bool:
+    """Whether `host` names this machine itself (traffic to it never crosses a network)."""
+    if host.lower() in ("localhost", "localhost.localdomain", "ip6-localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def plaintext_credentials_problem(mqtt: MqttConfig) -> str | None:
+    """Why these settings would send a password in clear over a network, or None if they don't."""
+    if mqtt.username is None or mqtt.tls or mqtt.allow_plaintext_credentials:
+        return None
+    if is_loopback(mqtt.host):
+        return None
+    return (
+        f"the username and password would cross the network to {mqtt.host} unencrypted: set "
+        "tls = true (with ca_file), or allow_plaintext_credentials = true if the network is "
+        "trusted"
+    )
 
 
 def bundled_config(name: str) -> Path:
@@ -339,12 +381,16 @@ class _Reader:
         if (ca_file or cert_file) and not tls:
             self.problem("tls", "must be true when ca_file, cert_file or key_file is set")
         allow_plain = self.get(raw, "allow_plaintext_credentials", bool, False)
-        return MqttConfig(
+        mqtt = MqttConfig(
             host=host, port=port, base_topic=base, discovery_prefix=prefix, client_id=client_id,
             keepalive_s=keepalive, username=username, password_file=password_file, tls=tls,
             ca_file=ca_file, cert_file=cert_file, key_file=key_file,
             allow_plaintext_credentials=allow_plain,
         )  # fmt: skip
+        problem = plaintext_credentials_problem(mqtt)
+        if problem is not None:
+            self.problem("tls", problem)
+        return mqtt
 
     def persons(self, raw: Any) -> tuple[PersonConfig, ...]:
         if not isinstance(raw, list):
@@ -372,7 +418,7 @@ class _Reader:
     def person(self, raw: dict[str, Any], addresses: set[str]) -> PersonConfig | None:
         allowed = {
             "id", "pain_type", "plan_start", "surgery_date", "precautions", "clearance",
-            "waking_hours", "checkpoints", "walking", "device",
+            "waking_hours", "checkpoints", "walking", "device", "alerts",
         }  # fmt: skip
         self.table(raw, allowed)
         person_id = self.get(raw, "id", str, _MISSING)
@@ -407,12 +453,14 @@ class _Reader:
         with self.within("walking"):
             walking = self.walking(self.subtable(raw, "walking"))
         devices = self.devices(raw.get("device", []), addresses)
+        with self.within("alerts"):
+            alerts = self.alert_settings(self.subtable(raw, "alerts"))
         if person_id is None or pain_type is None or plan_start is None or waking is None:
             return None
         return PersonConfig(
             id=person_id, pain_type=pain_type, plan_start=plan_start, waking_hours=waking,
             checkpoints=checkpoints, surgery_date=surgery, precautions=precautions,
-            clearance=clearance, walking=walking, devices=devices,
+            clearance=clearance, walking=walking, devices=devices, alerts=alerts,
         )  # fmt: skip
 
     def precautions(self, raw: dict[str, Any]) -> tuple[str, ...]:
@@ -470,6 +518,48 @@ class _Reader:
         if cap < start:
             self.problem("cap_minutes", f"({cap}) must not be below start_minutes ({start})")
         return WalkingPlan(start, increase, cap)
+
+    def alert_settings(self, raw: dict[str, Any]) -> AlertSettings:
+        self.table(
+            raw,
+            {
+                "quiet_hours", "nudge_cooldown_minutes", "long_sitting_minutes", "offline_minutes",
+                "battery_low_percent", "missed_days", "missed_days_escalate", "escalation_topic",
+            },
+        )  # fmt: skip
+        quiet = None
+        if "quiet_hours" in raw:
+            text = self.get(raw, "quiet_hours", str, "")
+            start_text, sep, end_text = text.partition("-")
+            start = self.clock_time(raw, "quiet_hours", start_text.strip()) if sep else None
+            end = self.clock_time(raw, "quiet_hours", end_text.strip()) if sep else None
+            if not sep:
+                self.problem("quiet_hours", f"{text!r} is not a range such as 21:30-07:30")
+            elif start is not None and end is not None:
+                if start == end:
+                    self.problem("quiet_hours", "must not start and end at the same time")
+                quiet = (start, end)
+        cooldown = self.int_in(raw, "nudge_cooldown_minutes", 60, 0, 1440)
+        sitting = self.int_in(raw, "long_sitting_minutes", 120, 15, 720)
+        offline = self.int_in(raw, "offline_minutes", 60, 5, 1440)
+        battery = self.int_in(raw, "battery_low_percent", 15, 0, 99)
+        missed = self.int_in(raw, "missed_days", 3, 2, 60)
+        escalate = self.int_in(raw, "missed_days_escalate", 5, 2, 90)
+        if escalate < missed:
+            self.problem(
+                "missed_days_escalate", f"({escalate}) must not be below missed_days ({missed})"
+            )
+        topic = self.get(raw, "escalation_topic", str, None)
+        if topic is not None and (not _TOPIC_SEGMENT.match(topic) or topic.startswith("$")):
+            self.problem(
+                "escalation_topic",
+                f"{topic!r} must be a full MQTT topic without wildcards, leading '/' or '$'",
+            )
+        return AlertSettings(
+            quiet_hours=quiet, nudge_cooldown_minutes=cooldown, long_sitting_minutes=sitting,
+            offline_minutes=offline, battery_low_percent=battery, missed_days=missed,
+            missed_days_escalate=escalate, escalation_topic=topic,
+        )  # fmt: skip
 
     def devices(self, raw: Any, addresses: set[str]) -> tuple[DeviceConfig, ...]:
         if not isinstance(raw, list):

@@ -1,8 +1,11 @@
 """`recovery-monitor demo`: the whole product in a minute, on a simulated clock.
 
 A private Mosquitto (unless --broker), a simulated person living a scenario, their simulated
-wearable, the real service in between, a phone that sends the person's reports over MQTT, and a
-separate MQTT subscriber that prints each alert as a phone would receive it, then a day table.
+wearables, the real service in between, a phone that sends the person's reports over MQTT, and a
+separate MQTT subscriber that prints each alert as a phone (and a carer or clinician, where the
+scenario configures one) would receive it, then a day table and the report's summary. The
+person's config goes through the service's own validation: a scenario whose config the service
+refuses (surgery-too-recent) shows the refusal.
 """
 
 from __future__ import annotations
@@ -21,16 +24,31 @@ from typing import Any, TextIO
 
 from monitor.app import App, Tuning
 from monitor.clock import SimulatedClock
-from monitor.config import Config, MqttConfig, bundled_config, load_config
+from monitor.config import (
+    Config,
+    MqttConfig,
+    PersonConfig,
+    bundled_config,
+    load_config,
+    parse_config,
+)
 from monitor.days import at_local
-from monitor.errors import MonitorError
+from monitor.errors import ConfigError, MonitorError
 from monitor.logs import configure_logging
 from monitor.mqtt import Incoming, MqttClient
+from monitor.report import ReportData, gather
+from monitor.store import Store
 from simulators.broker import PrivateBroker
-from simulators.direct_link import DirectLinkFactory
-from simulators.scenarios import PLANNERS, PhoneReport, Scenario, build_scenario
+from simulators.scenarios import (
+    SCENARIOS,
+    PhoneReport,
+    Scenario,
+    ScenarioLinks,
+    build_scenario,
+    person_toml,
+)
 
-# Seven simulated days in about half a minute.
+# Seven simulated days in about half a minute; longer scenarios run faster, in proportion.
 DEFAULT_SPEED = 20_000.0
 DEFAULT_DAYS = 7
 # The demo's first day (a Monday); the simulation starts at 07:00 local time that day.
@@ -45,9 +63,9 @@ DRAIN_TIMEOUT_S = 10.0
 def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register `demo` on the command line."""
     parser = commands.add_parser("demo", help="run the whole product on a simulated week")
-    parser.add_argument("--scenario", default="week", choices=sorted(PLANNERS))
-    parser.add_argument("--days", type=int, default=DEFAULT_DAYS)
-    parser.add_argument("--speed", type=float, default=DEFAULT_SPEED)
+    parser.add_argument("--scenario", default="week", choices=sorted(SCENARIOS))
+    parser.add_argument("--days", type=int, help="simulated days (default: the scenario's own)")
+    parser.add_argument("--speed", type=float, help="simulated seconds per second")
     parser.add_argument("--broker", metavar="HOST:PORT", help="use this broker, not a private one")
     parser.add_argument("--json", action="store_true", help="print JSON lines instead of text")
     parser.set_defaults(handler=run)
@@ -55,7 +73,9 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def run(args: argparse.Namespace) -> int:
     """Run the demo; 0 when every alert the service raised reached the subscriber."""
-    if not 1 <= args.days <= 366 or args.speed <= 0:
+    if (args.days is not None and not 1 <= args.days <= 366) or (
+        args.speed is not None and args.speed <= 0
+    ):
         print("recovery-monitor: --days must be 1-366 and --speed above 0", file=sys.stderr)
         return 2
     configure_logging("warning")
@@ -66,17 +86,33 @@ def run(args: argparse.Namespace) -> int:
         return 1
 
 
+def scenario_person(base: Config, name: str) -> PersonConfig:
+    """The scenario's person, validated as the service validates any config (ConfigError)."""
+    tz = base.service.timezone
+    text = f'[service]\ntimezone = "{tz.key}"\n\n' + person_toml(
+        name, base.persons[0].id, START_DAY
+    )
+    return parse_config(text, source=f"the {name} person's config").persons[0]
+
+
 async def demo(
-    scenario_name: str, days: int, speed: float, broker: str | None, as_json: bool
+    scenario_name: str, days: int | None, speed: float | None, broker: str | None, as_json: bool
 ) -> int:
     """The demo itself; returns the exit code."""
     base = load_config(bundled_config("demo.toml"))
     tz = base.service.timezone
-    person = base.persons[0]
+    spec = SCENARIOS[scenario_name]
+    days = days or spec.days
+    speed = speed or DEFAULT_SPEED * max(1.0, days / DEFAULT_DAYS)
+    out = Printer(sys.stdout, as_json, tz)
+    try:
+        person = scenario_person(base, scenario_name)
+    except ConfigError as error:
+        out.refused(scenario_name, person_toml(scenario_name, base.persons[0].id, START_DAY), error)
+        return 0
     scenario = build_scenario(scenario_name, START_DAY, days, tz, person.walking)
     start = at_local(START_DAY, START_TIME, tz)
     end = at_local(START_DAY + timedelta(days=days), time(0), tz)
-    out = Printer(sys.stdout, as_json, tz)
     async with contextlib.AsyncExitStack() as stack:
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="rm-demo-")))
         if broker:
@@ -89,21 +125,18 @@ async def demo(
             base,
             service=dataclasses.replace(base.service, database=workdir / "monitor.db"),
             mqtt=mqtt,
-            persons=(dataclasses.replace(person, plan_start=START_DAY),),
+            persons=(person,),
         )
-        out.banner(scenario, days, speed, mqtt)
+        out.banner(scenario, spec.description, days, speed, mqtt)
         listener = await stack.enter_async_context(Listener(config, out).client())
         phone = await stack.enter_async_context(_client(mqtt, "recovery-demo-phone"))
         await asyncio.wait_for(listener.wait_connected(), DRAIN_TIMEOUT_S)
         await asyncio.wait_for(phone.wait_connected(), DRAIN_TIMEOUT_S)
 
         clock = SimulatedClock(start, speed=speed)
-        links = DirectLinkFactory(
-            {person.id: scenario.person},
-            tz,
-            interval_s=WEARABLE_INTERVAL_S,
-            absences={person.id: scenario.absences},
-        )
+        # A faster clock samples the wearables as often in real time, so the service keeps up.
+        interval = WEARABLE_INTERVAL_S * speed / DEFAULT_SPEED
+        links = ScenarioLinks(scenario, person.id, tz, interval_s=interval)
         app = App(
             config,
             clock=clock,
@@ -113,7 +146,9 @@ async def demo(
         service = asyncio.create_task(app.run(), name="service")
         try:
             await _race(app.started.wait(), service)
-            reports = asyncio.create_task(_send_reports(phone, config, clock, scenario.reports))
+            reports = asyncio.create_task(
+                _send_reports(phone, config, clock, scenario.reports, out)
+            )
             await _race(clock.sleep_until(end), service)
             reports.cancel()
             delivered = await _drain(app, listener_ids=out.alert_ids, person=person.id)
@@ -121,7 +156,11 @@ async def demo(
             service.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await service
+        async with Store.open(config.service.database) as store:
+            last = START_DAY + timedelta(days=days - 1)
+            summary = await gather(store, config, person, last, days, end)
     out.table(scenario, START_DAY, days)
+    out.summary(summary)
     if not delivered:
         print("recovery-monitor: not every alert reached the subscriber in time", file=sys.stderr)
         return 1
@@ -139,12 +178,23 @@ async def _race(work: Any, service: asyncio.Task[None]) -> None:
 
 
 async def _send_reports(
-    phone: MqttClient, config: Config, clock: SimulatedClock, reports: tuple[PhoneReport, ...]
+    phone: MqttClient,
+    config: Config,
+    clock: SimulatedClock,
+    reports: tuple[PhoneReport, ...],
+    out: Printer,
 ) -> None:
     base = config.mqtt.base_topic
     pid = config.persons[0].id
     for number, report in enumerate(reports):
         await clock.sleep_until(report.at)
+        if report.kind == "ack":
+            # The person taps "OK" on the latest alert of a kind that their phone received.
+            alert_id = out.latest_of(str(report.payload["event_type"]))
+            if alert_id is not None:
+                out.acknowledged(report, alert_id)
+                phone.publish(f"{base}/{pid}/alert/ack", json.dumps({"id": alert_id}).encode())
+            continue
         body = {**report.payload, "at": report.at.isoformat(), "id": f"demo-{number}"}
         phone.publish(f"{base}/{pid}/report/{report.kind}", json.dumps(body).encode())
 
@@ -182,16 +232,22 @@ class Listener:
         return _client(
             self._config.mqtt,
             "recovery-demo-listener",
-            subscriptions=[f"{base}/+/alert", f"{base}/+/state"],
+            subscriptions=[f"{base}/+/alert", f"{base}/+/state", *self._escalations()],
             on_message=self._received,
         )
+
+    def _escalations(self) -> list[str]:
+        topics = {p.alerts.escalation_topic for p in self._config.persons}
+        return sorted(t for t in topics if t)
 
     def _received(self, message: Incoming) -> None:
         try:
             body = json.loads(message.payload)
         except ValueError:
             return
-        if message.topic.endswith("/alert"):
+        if message.topic in self._escalations():
+            self._out.escalated(body, message.topic)
+        elif message.topic.endswith("/alert"):
             self._out.alert(body)
         elif message.topic.endswith("/state"):
             self._out.state(body)
@@ -205,17 +261,60 @@ class Printer:
         self._json = as_json
         self._tz = tz
         self.alert_ids: set[str] = set()
+        self._latest: dict[str, str] = {}
         self._alerts_by_day: dict[date, list[dict[str, Any]]] = defaultdict(list)
         self._states: dict[date, dict[str, Any]] = {}
 
-    def banner(self, scenario: Scenario, days: int, speed: float, mqtt: MqttConfig) -> None:
+    def banner(
+        self, scenario: Scenario, description: str, days: int, speed: float, mqtt: MqttConfig
+    ) -> None:
         """Say what is about to happen."""
         if self._json:
             return
         self._print(
-            f'recovery-monitor demo: scenario "{scenario.name}", {days} simulated day(s) at '
-            f"{speed:g}x, broker {mqtt.host}:{mqtt.port}\n"
+            f'recovery-monitor demo: scenario "{scenario.name}" ({description}), {days} simulated '
+            f"day(s) at {speed:g}x, broker {mqtt.host}:{mqtt.port}\n"
             "Alerts as a phone receives them over MQTT:\n"
+        )
+
+    def refused(self, name: str, toml: str, error: ConfigError) -> None:
+        """The service refused the scenario's config: show the config and why."""
+        if self._json:
+            problems = [{"key": p.key, "reason": p.reason} for p in error.problems]
+            self._print(json.dumps({"refused": {"scenario": name, "problems": problems}}))
+            return
+        indented = "\n".join(f"    {line}" for line in toml.strip().splitlines())
+        reasons = "\n".join(f"    {problem}" for problem in error.problems)
+        self._print(
+            f'recovery-monitor demo: scenario "{name}" ({SCENARIOS[name].description})\n\n'
+            f"The person's config:\n{indented}\n\n"
+            "The service validates its config before it starts anything, and refuses this one:\n"
+            f"{reasons}\n\n"
+            "So no plan runs and no alert is sent: recovery-monitor run and check-config exit "
+            "with status 2 and the same message, until the plan's start date is moved."
+        )
+
+    def latest_of(self, event_type: str) -> str | None:
+        """The id of the latest alert of a type received so far."""
+        return self._latest.get(event_type)
+
+    def acknowledged(self, report: PhoneReport, alert_id: str) -> None:
+        """The phone acknowledged an alert."""
+        if self._json:
+            self._print(json.dumps({"ack": {"id": alert_id, "at": report.at.isoformat()}}))
+            return
+        kind = report.payload["event_type"]
+        self._print(f"  [{report.at.astimezone(self._tz):%a %d %b %H:%M}] (you tap OK on {kind})")
+
+    def escalated(self, body: dict[str, Any], topic: str) -> None:
+        """An escalated copy of an alert arrived on the carer's or clinician's topic."""
+        created = datetime.fromisoformat(body["created_at"]).astimezone(self._tz)
+        if self._json:
+            self._print(json.dumps({"escalated": {"topic": topic, "alert": body}}))
+            return
+        self._print(
+            f"  [{created:%a %d %b %H:%M}] -> also on {topic}: {body['event_type']} "
+            f"({body['title']})"
         )
 
     def alert(self, body: dict[str, Any]) -> None:
@@ -223,6 +322,7 @@ class Printer:
         if body.get("id") in self.alert_ids:
             return
         self.alert_ids.add(str(body.get("id")))
+        self._latest[str(body.get("event_type"))] = str(body.get("id"))
         created = datetime.fromisoformat(body["created_at"]).astimezone(self._tz)
         self._alerts_by_day[created.date()].append(body)
         if self._json:
@@ -238,8 +338,29 @@ class Printer:
         with contextlib.suppress(KeyError, ValueError):
             self._states[date.fromisoformat(body["date"])] = body
 
+    def summary(self, data: ReportData) -> None:
+        """The report's closing lines: adherence, trend, and what the alert policy held back."""
+        percent = data.adherence_percent
+        held = [
+            f"{a.event_type} ({a.held_back}, {a.created_at.astimezone(self._tz):%a %H:%M})"
+            for a in data.held_back
+        ]
+        if self._json:
+            body = {
+                "adherence_percent": None if percent is None else round(percent),
+                "trend": data.trend,
+                "held_back": held,
+            }
+            self._print(json.dumps({"summary": body}))
+            return
+        self._print("")
+        if percent is not None:
+            self._print(f"Adherence: {percent:.0f}%")
+        self._print(f"Trend: {data.trend}")
+        self._print(f"Held back by the alert policy: {', '.join(held) or 'nothing'}")
+
     def table(self, scenario: Scenario, start: date, days: int) -> None:
-        """The day-by-day table (or JSON lines): target, walked, steps, alerts."""
+        """The day-by-day table (or JSON lines): target, walked, steps, pain, function, alerts."""
         rows: list[dict[str, Any]] = []
         for index in range(days):
             day = start + timedelta(days=index)
@@ -258,6 +379,8 @@ class Printer:
                     "target_minutes": target,
                     "walked_minutes": walked,
                     "steps": state.get("steps_today"),
+                    "pain": state.get("pain_today"),
+                    "function": state.get("function_today"),
                     "alerts": [a["event_type"] for a in alerts],
                     "scenario": scenario.notes[index],
                 }
@@ -266,13 +389,15 @@ class Printer:
             for row in rows:
                 self._print(json.dumps({"day": row}))
             return
-        self._print("\nday         target  walked   steps  alerts")
+        self._print("\nday         target  walked   steps  pain  function  alerts")
+        keys = ("target_minutes", "walked_minutes", "steps", "pain", "function")
         for row in rows:
             day = date.fromisoformat(str(row["date"]))
-            cells = [_num(row[key]) for key in ("target_minutes", "walked_minutes", "steps")]
+            cells = [_num(row[key]) for key in keys]
             alerts_text = ", ".join(row["alerts"]) or "-"
             self._print(
-                f"{day:%a %d %b}  {cells[0]:>6}  {cells[1]:>6}  {cells[2]:>6}  {alerts_text}"
+                f"{day:%a %d %b}  {cells[0]:>6}  {cells[1]:>6}  {cells[2]:>6}  {cells[3]:>4}  "
+                f"{cells[4]:>8}  {alerts_text}"
             )
 
     def _print(self, text: str) -> None:

@@ -1,8 +1,9 @@
 """The way in for readings: a bounded queue, then the raw log, then per-minute activity.
 
-Every reading is appended to the raw log (committed) before it is processed; the processor's
-state and a watermark are saved with each batch of minutes, so after a crash the readings past
-the watermark are processed again from the raw log: none lost, none counted twice.
+Every batch of readings is appended to the raw log (committed) before it is processed. The
+minutes it yields are saved every SAVE_EVERY_S together with the processor's state and a
+watermark (the last raw row they include), so after a crash the readings past the watermark
+are processed again from the raw log: none lost, none counted twice.
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from zoneinfo import ZoneInfo
 
-from monitor.activity import ActivityProcessor, DeviceStatus, Processed
+from monitor.activity import ActivityProcessor, DeviceMinute, DeviceStatus, Processed
 from monitor.clock import Clock
+from monitor.errors import ParseError
 from monitor.models import Reading
 from monitor.rawlog import RawRow, unpack
 from monitor.store import Store
@@ -28,6 +30,9 @@ MAX_QUEUED = 50_000
 MAX_BATCH = 5_000
 # After a storage failure, wait this long before trying the same batch again.
 RETRY_S = 5.0
+# Derived minutes are saved at most this often (seconds of the clock), or when asked to settle:
+# saving the processor's state with every small batch would cost more than the batch.
+SAVE_EVERY_S = 5.0
 
 ProcessedListener = Callable[[Processed], None]
 
@@ -51,6 +56,10 @@ class Ingest:
         self._queue: asyncio.Queue[Reading] = asyncio.Queue(max_queued)
         self._processor = ActivityProcessor(tz)
         self._ready = asyncio.Event()
+        self._unsaved: dict[tuple[str, str, int], DeviceMinute] = {}
+        self._unsaved_upto: int | None = None
+        self._saved_at = clock.now()
+        self._saving = asyncio.Lock()
         self.dropped: Counter[tuple[str, str]] = Counter()
 
     def put(self, reading: Reading) -> None:
@@ -78,31 +87,58 @@ class Ingest:
         return self._queue.qsize()
 
     async def settle(self) -> None:
-        """Return once every reading received so far has been stored and processed."""
+        """Return once every reading received so far is stored, processed and its minutes saved."""
         await self._ready.wait()
         await self._queue.join()
+        await self.save()
 
     async def run(self) -> None:
         """Catch up on the raw log, then store and process readings as they come, for ever."""
         await self._resume()
-        while True:
-            batch = [await self._queue.get()]
-            while len(batch) < MAX_BATCH and not self._queue.empty():
-                batch.append(self._queue.get_nowait())
+        try:
+            while True:
+                batch = [await self._queue.get()]
+                while len(batch) < MAX_BATCH and not self._queue.empty():
+                    batch.append(self._queue.get_nowait())
+                try:
+                    await self._ingest(batch)
+                finally:
+                    for _ in batch:
+                        self._queue.task_done()
+                if (self._clock.now() - self._saved_at).total_seconds() >= SAVE_EVERY_S:
+                    await self.save()
+        finally:
+            # On the way out, save what was processed (the raw log has it anyway).
+            await asyncio.shield(self.save())
+
+    async def save(self) -> None:
+        """Save the minutes processed so far, the processor's state and the watermark, at once."""
+        async with self._saving:
+            if self._unsaved_upto is None:
+                return
+            minutes, upto = list(self._unsaved.values()), self._unsaved_upto
+            state = self._processor.to_json()
+            self._unsaved, self._unsaved_upto = {}, None
+            self._saved_at = self._clock.now()
             try:
-                await self._ingest(batch)
-            finally:
-                for _ in batch:
-                    self._queue.task_done()
+                await self._store.apply_activity(minutes, state, upto)
+            except Exception:
+                if _cancelling():
+                    raise
+                # The raw log has the readings: start again from what was saved last.
+                log.exception("saving processed minutes failed; they will be processed again")
+                await self._resume()
 
     async def rebuild(self) -> int:
         """Throw away derived activity and derive it again from the raw log; returns rows read."""
         await self._store.clear_activity()
         self._processor = ActivityProcessor(self._tz)
+        self._unsaved, self._unsaved_upto = {}, None
         return await self._catch_up()
 
     async def _resume(self) -> None:
         self._processor = ActivityProcessor(self._tz, await self._store.processor_state())
+        self._unsaved, self._unsaved_upto = {}, None
         caught_up = await self._catch_up()
         if caught_up:
             log.info("processed %d raw-log rows left over from the last run", caught_up)
@@ -112,7 +148,8 @@ class Ingest:
         total = 0
         upto = await self._store.processed_upto()
         while rows := await self._store.raw_after(upto, MAX_BATCH):
-            await self._process(rows)
+            self._process(rows)
+            await self.save()
             upto = rows[-1][0]
             total += len(rows)
         return total
@@ -133,21 +170,31 @@ class Ingest:
                 )
                 await self._clock.sleep(RETRY_S)
         try:
-            await self._process(rows)
+            self._process(rows)
         except Exception:
-            if _cancelling():
-                raise
             # The readings are safe in the raw log; start again from the saved state so that
-            # nothing is half-applied, and let the next batch (or restart) catch up.
+            # nothing is half-applied, and catch up from there.
             log.exception("processing stored readings failed; they will be processed again")
-            self._processor = ActivityProcessor(self._tz, await self._store.processor_state())
+            await self._resume()
 
-    async def _process(self, rows: Sequence[tuple[int, RawRow]]) -> None:
+    def _process(self, rows: Sequence[tuple[int, RawRow]]) -> None:
         # Process what the raw log holds (not the readings as they came in), so that a rebuild
         # from the raw log sees exactly the same values.
-        readings = [reading for _, row in rows for reading in unpack(*row)]
+        readings: list[Reading] = []
+        for raw_id, row in rows:
+            try:
+                readings.extend(unpack(*row))
+            except ParseError as error:
+                # Kept in the raw log for inspection; skipped, so it cannot stop everything.
+                log.error(  # noqa: TRY400 - the reason is in the message; no traceback needed
+                    "raw-log row %d (%s/%s) cannot be read: %s", raw_id, row[0], row[1], error
+                )
         processed = self._processor.process(readings)
-        await self._store.apply_activity(processed.minutes, self._processor.to_json(), rows[-1][0])
+        for minute in processed.minutes:
+            slot = (minute.person, minute.device, minute.minute)
+            seen = self._unsaved.get(slot)
+            self._unsaved[slot] = minute if seen is None else seen.plus(minute)
+        self._unsaved_upto = rows[-1][0]
         for event in processed.events:
             log.info("%s/%s: step counter %s", event.person, event.device, event.outcome.value)
         if self._on_processed is not None:

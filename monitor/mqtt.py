@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 import ssl
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from types import TracebackType
@@ -22,8 +24,9 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
+from paho.mqtt.subscribeoptions import SubscribeOptions
 
-from monitor.config import MqttConfig
+from monitor.config import MqttConfig, plaintext_credentials_problem
 from monitor.errors import MonitorError
 
 log = logging.getLogger(__name__)
@@ -35,10 +38,24 @@ RECONNECT_MIN_S = 1
 RECONNECT_MAX_S = 30
 # A reason code at or above this is a failure (MQTT v5, section 2.4).
 FAILURE = 0x80
+# PUBACK 0x10: accepted, but nobody is subscribed to the topic, so nobody will read it.
+NO_MATCHING_SUBSCRIBERS = 0x10
+# At most this many QoS 1 messages are sent to us unacknowledged (MQTT v5 Receive Maximum): a
+# flood of commands waits in the broker, not in our memory.
+RECEIVE_MAXIMUM = 100
 
 
 class MqttError(MonitorError):
     """A message could not be handed to the MQTT client at all."""
+
+
+@dataclass(frozen=True, slots=True)
+class Subscription:
+    """A topic filter to subscribe to; `no_local` keeps our own publications from coming back."""
+
+    topic: str
+    qos: int = 1
+    no_local: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,23 +81,36 @@ class MqttClient:
         client_id: str,
         password: str | None = None,
         will_topic: str | None = None,
-        subscriptions: Sequence[str] = (),
+        subscriptions: Sequence[str | Subscription] = (),
         on_message: Callable[[Incoming], None] | None = None,
         on_connected: Callable[[], None] | None = None,
+        on_refused: Callable[[str, int], None] | None = None,
         persistent: bool = True,
         manual_ack: bool = True,
     ) -> None:
+        problem = plaintext_credentials_problem(config)
+        if problem is not None:
+            raise MqttError(f"refusing to connect: {problem}")
         self._config = config
         self._will_topic = will_topic
-        self._subscriptions = tuple(subscriptions)
+        self._subscriptions = tuple(
+            s if isinstance(s, Subscription) else Subscription(s) for s in subscriptions
+        )
         self._on_message = on_message
         self._on_connected = on_connected
+        self._on_refused = on_refused
         self._persistent = persistent
         self._loop: asyncio.AbstractEventLoop | None = None
         self._connected = asyncio.Event()
-        self._pending: dict[int, asyncio.Future[int]] = {}
+        self._attempted = asyncio.Event()
+        self._subscribed = asyncio.Event()
+        self._subscribe_mid: int | None = None
+        self.granted: tuple[int, ...] = ()  # the reason codes of the last SUBACK, in filter order
+        self._pending: dict[int, tuple[str, asyncio.Future[int]]] = {}
         self._closing = False
-        self.refusal: str | None = None  # why the broker last refused to connect us, if it did
+        # Why the broker last refused us, or why it could not be reached, if either happened.
+        self.refusal: str | None = None
+        self._broker_refused = False  # the last attempt ended in a refusing CONNACK
         self._client = paho.Client(
             CallbackAPIVersion.VERSION2,
             client_id=client_id,
@@ -100,8 +130,10 @@ class MqttClient:
             self._client.will_set(will_topic, b"offline", qos=1, retain=True)
         self._client.reconnect_delay_set(RECONNECT_MIN_S, RECONNECT_MAX_S)
         self._client.on_connect = self._paho_connect
+        self._client.on_connect_fail = self._paho_connect_fail
         self._client.on_disconnect = self._paho_disconnect
         self._client.on_publish = self._paho_publish
+        self._client.on_subscribe = self._paho_subscribe
         self._client.on_message = self._paho_message
 
     @property
@@ -113,9 +145,23 @@ class MqttClient:
         """Return once connected (at once if already)."""
         await self._connected.wait()
 
+    async def first_attempt(self) -> str | None:
+        """Wait for the first connection attempt: None once connected, else why it failed.
+
+        For short-lived clients (the `log` command) that should give up rather than retry.
+        """
+        await self._attempted.wait()
+        return None if self.connected else self.refusal
+
+    async def wait_subscribed(self) -> tuple[int, ...]:
+        """Wait for the broker's answer to our subscriptions; its reason codes, in order."""
+        await self._subscribed.wait()
+        return self.granted
+
     async def __aenter__(self) -> Self:
         self._loop = asyncio.get_running_loop()
         properties = _properties(PacketTypes.CONNECT)
+        properties.ReceiveMaximum = RECEIVE_MAXIMUM
         if self._persistent:
             properties.SessionExpiryInterval = SESSION_EXPIRY_S
         self._client.connect_async(
@@ -144,7 +190,7 @@ class MqttClient:
         self._closing = True
         self._client.disconnect()
         await asyncio.to_thread(self._client.loop_stop)
-        for future in self._pending.values():
+        for _, future in self._pending.values():
             future.cancel()
         self._pending.clear()
 
@@ -157,23 +203,32 @@ class MqttClient:
         retain: bool = False,
         expiry_s: int | None = None,
         correlation_data: bytes | None = None,
+        response_topic: str | None = None,
     ) -> asyncio.Future[int]:
         """Hand a message to the client; the future gives the broker's reason code on PUBACK.
 
         While disconnected the message waits in the client and goes out after reconnecting.
+        A QoS 0 message has no PUBACK: its future gives 0 once it has been written out.
         """
         properties = _properties(PacketTypes.PUBLISH)
         if expiry_s is not None:
             properties.MessageExpiryInterval = expiry_s
         if correlation_data is not None:
             properties.CorrelationData = correlation_data
-        info = self._client.publish(topic, payload, qos=qos, retain=retain, properties=properties)
+        if response_topic is not None:
+            properties.ResponseTopic = response_topic
+        try:
+            info = self._client.publish(
+                topic, payload, qos=qos, retain=retain, properties=properties
+            )
+        except ValueError as exc:  # paho refuses wildcards, oversized or malformed topics
+            raise MqttError(f"cannot publish to {topic!r}: {exc}") from exc
         if info.rc not in (MQTTErrorCode.MQTT_ERR_SUCCESS, MQTTErrorCode.MQTT_ERR_NO_CONN):
             raise MqttError(f"cannot publish to {topic}: {paho.error_string(info.rc)}")
         future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         # paho may confirm this mid on its thread before we get here; that confirmation is
         # queued behind this code on the event loop, so registering now is never too late.
-        self._pending[info.mid] = future
+        self._pending[info.mid] = (topic, future)
         return future
 
     def ack(self, message: Incoming) -> None:
@@ -195,7 +250,17 @@ class MqttClient:
         reason: ReasonCode,
         properties: Properties | None,
     ) -> None:
+        sock = client.socket()
+        if isinstance(sock, socket.socket):
+            # Small packets in quick succession (a PUBACK, then an alert) would otherwise wait
+            # for the broker's delayed ACK under Nagle's algorithm: ~40 ms a hop.
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self._call(self._connect_result, reason.value, str(reason), flags.session_present)
+
+    def _paho_connect_fail(self, client: paho.Client, userdata: Any) -> None:
+        # paho calls this from inside its `except OSError` block: the error is the current one.
+        error = sys.exception()
+        self._call(self._unreachable, _describe_failure(error, tls=self._config.tls))
 
     def _paho_disconnect(
         self,
@@ -217,6 +282,16 @@ class MqttClient:
     ) -> None:
         self._call(self._published, mid, reason.value)
 
+    def _paho_subscribe(
+        self,
+        client: paho.Client,
+        userdata: Any,
+        mid: int,
+        reasons: list[ReasonCode],
+        properties: Properties | None,
+    ) -> None:
+        self._call(self._suback, mid, tuple(reason.value for reason in reasons))
+
     def _paho_message(self, client: paho.Client, userdata: Any, message: paho.MQTTMessage) -> None:
         props = message.properties
         response_topic = getattr(props, "ResponseTopic", None) if props else None
@@ -237,17 +312,18 @@ class MqttClient:
 
     def _connect_result(self, code: int, reason: str, session_present: bool) -> None:
         if code >= FAILURE:
-            if self.refusal != reason:
-                log.error(
-                    "the MQTT broker at %s:%d refused the connection: %s%s",
-                    self._config.host,
-                    self._config.port,
-                    reason,
-                    _HINTS.get(code, ""),
-                )
-            self.refusal = reason
+            text = (
+                f"the MQTT broker at {self._config.host}:{self._config.port} refused the "
+                f"connection: {reason}{self._hint(code)}"
+            )
+            if self.refusal != text:
+                log.error("%s", text)
+            self.refusal = text
+            self._broker_refused = True
+            self._attempted.set()
             return
         self.refusal = None
+        self._broker_refused = False
         log.info(
             "connected to the MQTT broker at %s:%d (session %s)",
             self._config.host,
@@ -255,35 +331,99 @@ class MqttClient:
             "resumed" if session_present else "new",
         )
         if self._subscriptions:
-            self._client.subscribe([(topic, 1) for topic in self._subscriptions])
+            self._subscribed.clear()
+            _, self._subscribe_mid = self._client.subscribe(
+                [
+                    (s.topic, SubscribeOptions(qos=s.qos, noLocal=s.no_local))
+                    for s in self._subscriptions
+                ]
+            )
+        else:
+            self._subscribed.set()
         if self._will_topic:
             self.publish(self._will_topic, b"online", retain=True)
         self._connected.set()
+        self._attempted.set()
         if self._on_connected is not None:
             self._on_connected()
 
+    def _unreachable(self, reason: str) -> None:
+        text = f"cannot reach the MQTT broker at {self._config.host}:{self._config.port}: {reason}"
+        if self.refusal != text:
+            log.warning("%s; retrying", text)
+        self.refusal = text
+        self._broker_refused = False
+        self._attempted.set()
+
+    def _suback(self, mid: int, codes: tuple[int, ...]) -> None:
+        if mid != self._subscribe_mid:
+            return
+        self.granted = codes
+        for subscription, code in zip(self._subscriptions, codes, strict=False):
+            if code >= FAILURE:
+                log.error(
+                    "the MQTT broker refused our subscription to %s: %s (check its ACL)",
+                    subscription.topic,
+                    reason_text(code, PacketTypes.SUBACK),
+                )
+        self._subscribed.set()
+
     def _disconnected(self, reason: str) -> None:
-        if self._connected.is_set() and not self._closing:
+        if self._closing:
+            self._connected.clear()
+            return
+        if self._connected.is_set():
             log.warning("lost the MQTT broker (%s); reconnecting", reason)
+        elif not self._broker_refused:
+            # Closed before it accepted us: most often a TLS listener spoken to in plain text.
+            hint = "" if self._config.tls else " (does the broker expect TLS? see mqtt.tls)"
+            self._unreachable(f"the broker closed the connection before accepting it{hint}")
         self._connected.clear()
 
     def _published(self, mid: int, code: int) -> None:
-        future = self._pending.pop(mid, None)
-        if future is not None and not future.done():
+        entry = self._pending.pop(mid, None)
+        if entry is None:
+            return
+        topic, future = entry
+        if code >= FAILURE and self._on_refused is not None:
+            self._on_refused(topic, code)
+        if not future.done():
             future.set_result(code)
 
-
-_HINTS = {
-    0x86: " (check mqtt.username and the password in mqtt.password_file)",
-    0x87: " (the broker does not allow this user; check its ACL)",
-    0x8C: " (check mqtt.username and the password in mqtt.password_file)",
-}
+    def _hint(self, code: int) -> str:
+        if code not in (0x86, 0x87, 0x8C):
+            return ""
+        if self._config.username is None:
+            return " (the broker wants a username: set mqtt.username and mqtt.password_file)"
+        # Mosquitto answers a wrong password with 0x87 (not authorised) as well as 0x86.
+        return (
+            f" (wrong username or password for {self._config.username!r}: check mqtt.username, "
+            "the password in mqtt.password_file and the broker's password file)"
+        )
 
 
 def _properties(packet_type: int) -> Properties:
     return Properties(packet_type)  # type: ignore[no-untyped-call]  # paho leaves it untyped
 
 
-def reason_text(code: int) -> str:
+def reason_text(code: int, packet_type: int = PacketTypes.PUBACK) -> str:
     """A reason code's name, for logs and error messages."""
-    return str(ReasonCode(PacketTypes.PUBACK, identifier=code))
+    return str(ReasonCode(packet_type, identifier=code))
+
+
+def _describe_failure(error: BaseException | None, *, tls: bool) -> str:
+    """Why a connection attempt failed, in words a person can act on."""
+    if tls and isinstance(error, ConnectionResetError):
+        return "the connection was reset during the TLS handshake (does this port speak TLS?)"
+    if isinstance(error, ssl.SSLCertVerificationError):
+        return (
+            f"TLS certificate not trusted ({error.verify_message}): check mqtt.ca_file and that "
+            "the broker's certificate names this host"
+        )
+    if isinstance(error, ssl.SSLError):
+        return f"TLS handshake failed ({error.reason or error}): check the mqtt.tls settings"
+    if isinstance(error, ConnectionRefusedError):
+        return "connection refused (is the broker running, and is this its port?)"
+    if error is None:
+        return "connection failed"
+    return str(error) or type(error).__name__

@@ -1,8 +1,10 @@
-"""The day's timetable per person: checkpoints, then the day's close at the end of waking hours.
+"""The day's timetable per person: checkpoints, then the day's close at the end of waking hours;
+and a watch on the person's wearables every few minutes of the waking window.
 
 Each event is judged as of its own instant, from data up to that instant, so a late judgement
 (after a restart) reaches the same verdict as a timely one. How far the timetable has been
-handled is stored, so a restart neither skips an event's record nor repeats its alert.
+handled is stored, so a restart neither skips an event's record nor repeats its alert. The watch
+keeps nothing: what it says is keyed by its occasion (a still stretch, a wearable's day).
 """
 
 from __future__ import annotations
@@ -16,15 +18,31 @@ from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 from monitor.alerter import Alerter
+from monitor.alerts import AlertDraft
 from monitor.clock import Clock
 from monitor.config import PersonConfig
-from monitor.days import at_local, local_date
+from monitor.days import at_local, day_bounds, day_start, local_date
 from monitor.ingest import Ingest
-from monitor.progress import Progress
-from monitor.rules import Checkpoint, behind_schedule, day_verdict
+from monitor.plan import plan_day, walking_targets
+from monitor.progress import DayPlan, Progress
+from monitor.rules import (
+    Checkpoint,
+    battery_low,
+    behind_schedule,
+    day_verdict,
+    device_offline,
+    long_sitting,
+    missed_days,
+    missed_streak,
+)
 from monitor.store import DayResult, Store
+from monitor.tracking import daily_scores
+from monitor.trends import function_declining, no_improvement
 
 log = logging.getLogger(__name__)
+
+# How often the watch looks at a person's wearables and stillness in the waking window.
+WATCH_INTERVAL = timedelta(minutes=5)
 
 
 class EventKind(StrEnum):
@@ -78,8 +96,23 @@ def next_event(person: PersonConfig, tz: ZoneInfo, after: datetime) -> DayEvent:
         day += timedelta(days=1)
 
 
+def next_watch(person: PersonConfig, tz: ZoneInfo, after: datetime) -> datetime:
+    """The first watch moment strictly after `after`: every WATCH_INTERVAL of a waking window."""
+    day = local_date(after, tz) - timedelta(days=1)
+    while True:
+        start = at_local(day, person.waking_hours.start, tz)
+        end = at_local(day, person.waking_hours.end, tz)
+        if after < start:
+            return start
+        if after < end:
+            moment = start + ((after - start) // WATCH_INTERVAL + 1) * WATCH_INTERVAL
+            if moment < end:
+                return moment
+        day += timedelta(days=1)
+
+
 class Scheduler:
-    """Runs every person's timetable: judges checkpoints and closes days."""
+    """Runs every person's timetable (checkpoints, day closes) and the watch on their wearables."""
 
     def __init__(
         self,
@@ -101,12 +134,18 @@ class Scheduler:
         self._ingest = ingest
         self._clock = clock
         self._on_change = on_change
+        self._started = clock.now()
+        # The last watch moment handled per person, for tests and the demo to wait on.
+        self.watched_until: dict[str, datetime] = {}
 
     async def run(self) -> None:
-        """Run every person's timetable, for ever."""
+        """Run every person's timetable and watch, for ever."""
+        self._started = self._clock.now()
         async with asyncio.TaskGroup() as group:
             for person in self._persons:
                 group.create_task(self._run_person(person), name=f"schedule {person.id}")
+                if person.devices:
+                    group.create_task(self._watch_person(person), name=f"watch {person.id}")
 
     async def _run_person(self, person: PersonConfig) -> None:
         now = self._clock.now()
@@ -139,11 +178,12 @@ class Scheduler:
         target = plan.walking_target
         activity = await self._progress.day_activity(person, event.day, until=event.at)
         walked = activity.walking_minutes
+        drafts: list[AlertDraft | None]
         if event.kind is EventKind.CHECKPOINT:
             checkpoint = Checkpoint(
                 event.day, event.clock_time, event.at, plan.waking_start, plan.waking_end
             )
-            draft = behind_schedule(checkpoint, target, walked)
+            drafts = [behind_schedule(checkpoint, target, walked)]
         else:
             await self._store.save_day_result(
                 DayResult(
@@ -156,7 +196,89 @@ class Scheduler:
                     met=walked >= target,
                 )
             )
-            draft = day_verdict(event.day, target, walked)
-        if draft is not None and speak:
-            await self._alerter.raise_alert(person.id, draft)
+            verdict = day_verdict(
+                event.day,
+                target,
+                walked,
+                movement_minutes=activity.movement_minutes,
+                movement_target=plan.movement_target,
+            )
+            drafts = [verdict, *await self._standing(person, plan)] if speak else []
+        for draft in drafts:
+            if draft is not None and speak:
+                await self._alerter.raise_alert(person.id, draft, at=event.at)
         self._on_change(person.id)
+
+    async def _standing(self, person: PersonConfig, plan: DayPlan) -> list[AlertDraft | None]:
+        """At a day's close: the rules over many days (missed days, pain and function trends)."""
+        day = plan.day
+        outcomes = await self._progress.outcomes(person, day + timedelta(days=1))
+        targets = walking_targets(person.walking, outcomes)
+        results = [
+            (person.plan_start + timedelta(days=i), outcome.walked_minutes >= targets[i])
+            for i, outcome in enumerate(outcomes)
+        ]
+        settings = person.alerts
+        streak = missed_days(
+            missed_streak(results),
+            settings,
+            escalation_configured=settings.escalation_topic is not None,
+        )
+        since = day_start(person.plan_start, self._tz)
+        reports = await self._store.reports(
+            person.id, ["pain", "function"], since, day_bounds(day, self._tz)[1]
+        )
+        pain = daily_scores(reports, "pain", self._tz)
+        function = daily_scores(reports, "function", self._tz)
+        return [
+            streak,
+            no_improvement(pain, person.plan_start, day),
+            function_declining(pain, function, person.plan_start, day),
+        ]
+
+    async def _watch_person(self, person: PersonConfig) -> None:
+        tick = next_watch(person, self._tz, self._clock.now())
+        while True:
+            await self._clock.sleep_until(tick)
+            # Far behind (an overloaded machine, a fast demo): skip to the latest moment due.
+            now = self._clock.now()
+            latest = next_watch(person, self._tz, now - WATCH_INTERVAL)
+            if tick < latest <= now:
+                tick = latest
+            await self._ingest.settle()
+            await self._watch(person, tick)
+            self.watched_until[person.id] = tick
+            tick = next_watch(person, self._tz, tick)
+
+    async def _watch(self, person: PersonConfig, at: datetime) -> None:
+        """Long sitting, wearables out of touch, batteries running low, as of `at`."""
+        day = local_date(at, self._tz)
+        if plan_day(person.plan_start, day) is None:
+            return
+        settings = person.alerts
+        waking = self._progress.day_plan_times(person, day)
+        statuses = {d.id: self._ingest.status(person.id, d.id) for d in person.devices}
+        connected = [s for s in statuses.values() if s.connected]
+        worn_since = min((s.changed_at or self._started for s in connected), default=None)
+        minutes = await self._progress.minutes(person.id, day_start(day, self._tz), at)
+        drafts = [
+            long_sitting(minutes, at, waking, worn_since, settings.long_sitting_minutes, self._tz)
+        ]
+        for device, status in statuses.items():
+            others = any(s.connected for d, s in statuses.items() if d != device)
+            drafts.append(
+                device_offline(
+                    device,
+                    status,
+                    at,
+                    waking,
+                    self._started,
+                    settings.offline_minutes,
+                    self._tz,
+                    others_connected=others,
+                )
+            )
+            drafts.append(battery_low(device, status, at, settings.battery_low_percent, self._tz))
+        for draft in drafts:
+            if draft is not None:
+                await self._alerter.raise_alert(person.id, draft, at=at)

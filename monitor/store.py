@@ -98,7 +98,16 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX report_person_kind_at ON report (person, kind, at);
     CREATE INDEX report_dedup ON report (person, dedup, received_at);
     """,
+    # 2: alerts the policy held back are kept (with the reason), so an occasion is never raised
+    # twice; the policy and the report look alerts up by person and time.
+    """
+    ALTER TABLE alert ADD COLUMN held_back TEXT;
+    CREATE INDEX alert_person_time ON alert (person, created_at);
+    """,
 )
+
+# Everything committed is checkpointed (safe from a power cut) within this many seconds.
+DURABLE_WITHIN_S = 1.0
 
 WATERMARK = "processed_upto"
 PROCESSOR = "activity"
@@ -130,6 +139,7 @@ class StoredAlert:
     created_at: datetime
     payload: str
     acked_at: datetime | None
+    held_back: str | None = None  # why the policy did not send it; None: sent
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,6 +170,8 @@ class Store:
         self.path = path
         self._db = db
         self._lock = asyncio.Lock()
+        self._writes = 0  # transactions committed
+        self._durable_writes = 0  # of them, checkpointed
 
     @classmethod
     @contextlib.asynccontextmanager
@@ -180,8 +192,10 @@ class Store:
     async def _prepare(self) -> None:
         try:
             await self._db.execute("PRAGMA journal_mode=WAL")
-            # FULL: a committed batch survives a power cut, not only a killed process.
-            await self._db.execute("PRAGMA synchronous=FULL")
+            # NORMAL: a commit survives a killed process at once; `keep_durable` checkpoints the
+            # WAL every second, after which it also survives a power cut. (FULL would fsync every
+            # commit: 1-4 ms each here, more on an SD card, on the path of every alert.)
+            await self._db.execute("PRAGMA synchronous=NORMAL")
             await self._db.execute("PRAGMA busy_timeout=5000")
             await self._db.execute("PRAGMA foreign_keys=ON")
             (version,) = await self._one("PRAGMA user_version")
@@ -216,6 +230,7 @@ class Store:
                 await self._db.execute("BEGIN IMMEDIATE")
                 yield self._db
                 await self._db.execute("COMMIT")
+                self._writes += 1
             except BaseException:
                 await asyncio.shield(self._rollback())
                 raise
@@ -224,6 +239,24 @@ class Store:
         # An error here means nothing was open: the transaction never began, or had committed.
         with contextlib.suppress(sqlite3.OperationalError):
             await self._db.execute("ROLLBACK")
+
+    async def keep_durable(self, every_s: float = DURABLE_WITHIN_S) -> None:
+        """Checkpoint the WAL every `every_s` real seconds in which something was written.
+
+        Real seconds, not the service clock's: a power cut does not run on simulated time.
+        """
+        while True:
+            await asyncio.sleep(every_s)
+            await self.checkpoint()
+
+    async def checkpoint(self) -> None:
+        """Make everything committed so far survive a power cut (if anything was written)."""
+        if self._writes == self._durable_writes:
+            return
+        writes = self._writes
+        async with self._lock:
+            await self._db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        self._durable_writes = writes
 
     async def _one(self, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...]:
         async with self._db.execute(sql, params) as cursor:
@@ -241,17 +274,21 @@ class Store:
     async def append_readings(self, readings: Sequence[Reading]) -> list[tuple[int, RawRow]]:
         """Append readings to the raw log, durably, before anything processes them."""
         rows = pack(readings)
-        stored: list[tuple[int, RawRow]] = []
         async with self.transaction() as db:
-            for row in rows:
-                cursor = await db.execute(
-                    "INSERT INTO raw_reading (person, device, received_us, kind, payload) "
-                    "VALUES (?, ?, ?, ?, ?)",
-                    row,
-                )
-                assert cursor.lastrowid is not None  # noqa: S101 - sqlite always sets it on INSERT
-                stored.append((cursor.lastrowid, row))
-        return stored
+            async with db.execute("SELECT coalesce(max(id), 0) FROM raw_reading") as cursor:
+                (last,) = await cursor.fetchone() or (0,)
+            await db.executemany(
+                "INSERT INTO raw_reading (person, device, received_us, kind, payload) "
+                "VALUES (?, ?, ?, ?, ?)",
+                rows,
+            )
+            # Inside this transaction nobody else inserts, and a new rowid is max(rowid) + 1,
+            # so the rows got consecutive ids; check rather than trust.
+            async with db.execute("SELECT coalesce(max(id), 0) FROM raw_reading") as cursor:
+                (now_last,) = await cursor.fetchone() or (0,)
+            if now_last != last + len(rows):
+                raise StoreError("raw log ids are not consecutive: the database was changed")
+        return [(last + 1 + index, row) for index, row in enumerate(rows)]
 
     async def raw_after(self, raw_id: int, limit: int = 5000) -> list[tuple[int, RawRow]]:
         """Raw-log rows after `raw_id`, oldest first."""
@@ -436,12 +473,18 @@ class Store:
 
     # -- alerts and the outbox ---------------------------------------------------------------------
 
-    async def add_alert(self, alert: StoredAlert, topic: str, message: bytes) -> bool:
-        """Store an alert and queue it for sending, atomically; False if its key was seen before."""
+    async def add_alert(
+        self, alert: StoredAlert, topic: str, message: bytes, *, also: Sequence[str] = ()
+    ) -> bool:
+        """Store an alert and queue it for sending, atomically; False if its key was seen before.
+
+        The message is queued once for `topic` and once for each topic in `also` (same alert
+        id); an alert held back by the policy (`alert.held_back`) is stored but not queued.
+        """
         async with self.transaction() as db:
             cursor = await db.execute(
-                "INSERT INTO alert (id, person, key, event_type, severity, created_at, payload) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (person, key) DO NOTHING",
+                "INSERT INTO alert (id, person, key, event_type, severity, created_at, payload, "
+                "held_back) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (person, key) DO NOTHING",
                 (
                     alert.id,
                     alert.person,
@@ -450,14 +493,16 @@ class Store:
                     alert.severity,
                     _ts(alert.created_at),
                     alert.payload,
+                    alert.held_back,
                 ),
             )
             if cursor.rowcount == 0:
                 return False
-            await db.execute(
-                "INSERT INTO outbox (alert_id, topic, payload) VALUES (?, ?, ?)",
-                (alert.id, topic, message),
-            )
+            if alert.held_back is None:
+                await db.executemany(
+                    "INSERT INTO outbox (alert_id, topic, payload) VALUES (?, ?, ?)",
+                    [(alert.id, destination, message) for destination in (topic, *also)],
+                )
         return True
 
     async def has_alert(self, person: str, key: str) -> bool:
@@ -466,19 +511,36 @@ class Store:
         return bool(rows)
 
     async def alerts(
-        self, person: str, since: datetime | None = None, event_type: str | None = None
+        self,
+        person: str,
+        since: datetime | None = None,
+        event_type: str | None = None,
+        *,
+        held_back: bool = False,
+        until: datetime | None = None,
     ) -> list[StoredAlert]:
-        """A person's alerts, oldest first, optionally since a moment and of one type."""
+        """A person's sent alerts (and held-back ones too if `held_back`), oldest first.
+
+        Optionally only those created in [since, until) and of one type.
+        """
         rows = await self._all(
-            "SELECT id, person, key, event_type, severity, created_at, payload, acked_at "
-            "FROM alert WHERE person = ? AND created_at >= ? AND (? IS NULL OR event_type = ?) "
-            "ORDER BY created_at, id",
-            (person, _ts(since) if since else "", event_type, event_type),
+            "SELECT id, person, key, event_type, severity, created_at, payload, acked_at, "
+            "held_back FROM alert WHERE person = ? AND created_at >= ? "
+            "AND (? IS NULL OR created_at < ?) AND (? IS NULL OR event_type = ?) "
+            "AND (? OR held_back IS NULL) ORDER BY created_at, id",
+            (
+                person,
+                _ts(since) if since else "",
+                *(2 * [_ts(until) if until else None]),
+                event_type,
+                event_type,
+                held_back,
+            ),
         )
         return [
             StoredAlert(
                 r[0], r[1], r[2], r[3], r[4], datetime.fromisoformat(r[5]), r[6],
-                datetime.fromisoformat(r[7]) if r[7] else None,
+                datetime.fromisoformat(r[7]) if r[7] else None, r[8],
             )
             for r in rows
         ]  # fmt: skip
@@ -491,6 +553,20 @@ class Store:
                 (_ts(at), person, alert_id),
             )
             return cursor.rowcount > 0
+
+    async def ack_waiting(self, person: str, *, until: datetime, at: datetime) -> list[str]:
+        """Acknowledge every alert up to `until` that waits for it; their ids, oldest first."""
+        async with self.transaction() as db:
+            async with db.execute(
+                "SELECT id FROM alert WHERE person = ? AND acked_at IS NULL AND created_at <= ? "
+                "AND json_extract(payload, '$.requires_ack') = 1 ORDER BY created_at, id",
+                (person, _ts(until)),
+            ) as cursor:
+                ids = [str(row[0]) for row in await cursor.fetchall()]
+            await db.executemany(
+                "UPDATE alert SET acked_at = ? WHERE id = ?", [(_ts(at), i) for i in ids]
+            )
+        return ids
 
     async def outbox(self, limit: int = 100, exclude: Iterable[int] = ()) -> list[OutboxItem]:
         """Messages not yet acknowledged by the broker nor refused by it, oldest first."""

@@ -1,11 +1,28 @@
-"""Warning symptoms and red flags (recovery-domain.md): what each means and the alert it raises."""
+"""Warning symptoms and red flags (recovery-domain.md): what each means and the alerts they raise.
+
+Pure: every report is alerted at once; a warning symptom still reported more than 72 hours
+after it first appeared, and severe stiffness reported across more than 48 hours, escalate.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Protocol
+from zoneinfo import ZoneInfo
 
 from monitor.alerts import AlertDraft, EventType, Severity
+
+# recovery-domain.md: a warning symptom still reported more than 72 hours after it first
+# appeared means "consult a physician"; severe stiffness lasting more than 48 hours, "stop".
+PERSISTING_AFTER = timedelta(hours=72)
+STIFFNESS_LASTING_AFTER = timedelta(hours=48)
+# Reports of one symptom with no longer gap than this between them belong to one episode; after
+# a longer quiet spell the symptom counts as appearing anew (our choice: the domain says such
+# reactions usually settle in 1-2 days, so a week without a report means it had settled).
+EPISODE_GAP = timedelta(days=7)
 
 
 class SymptomKind(StrEnum):
@@ -69,8 +86,26 @@ GUIDANCE: dict[SymptomKind, Guidance] = {
 }
 
 
+LABELS: dict[SymptomKind, str] = {
+    SymptomKind.SHARP_PAIN_DURING_SESSION: "sharp pain during a session",
+    SymptomKind.LEG_NUMBNESS_TINGLING: "numbness or tingling in the legs",
+    SymptomKind.SEVERE_STIFFNESS: "severe stiffness",
+    SymptomKind.NIGHT_PAIN: "night pain",
+    SymptomKind.LEG_WEAKNESS: "leg weakness",
+    SymptomKind.WEIGHT_LOSS_OR_FEVER: "weight loss or fever",
+}
+
+
+def is_red_flag(kind: SymptomKind) -> bool:
+    """Whether a symptom is a red flag (see a doctor) rather than a warning symptom (stop)."""
+    return GUIDANCE[kind].red_flag
+
+
 def symptom_alert(kind: SymptomKind, report_id: int, day: str) -> AlertDraft:
-    """The immediate, critical alert for a reported warning symptom or red flag."""
+    """The immediate, critical alert for a reported warning symptom or red flag.
+
+    Red flags also go to the escalation topic, when one is configured.
+    """
     guidance = GUIDANCE[kind]
     event = EventType.RED_FLAG if guidance.red_flag else EventType.WARNING_SYMPTOM
     return AlertDraft(
@@ -81,5 +116,105 @@ def symptom_alert(kind: SymptomKind, report_id: int, day: str) -> AlertDraft:
         message=guidance.message,
         key=f"{event.value}:{report_id}",
         requires_ack=True,
-        data={"symptom": kind.value, "day": day, "report": report_id},
+        data={
+            "symptom": kind.value,
+            "day": day,
+            "report": report_id,
+            "escalate": guidance.red_flag,
+        },
     )
+
+
+class Reported(Protocol):
+    """A symptom report: which report, what, when (monitor.tracking.SymptomReport)."""
+
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def kind(self) -> SymptomKind: ...
+
+    @property
+    def at(self) -> datetime: ...
+
+
+def episode(report: Reported, reports: Sequence[Reported]) -> list[Reported]:
+    """The reports of the same symptom that form one episode with `report`, oldest first."""
+    same = sorted(
+        [r for r in reports if r.kind == report.kind and r.id != report.id] + [report],
+        key=lambda r: (r.at, r.id),
+    )
+    index = next(i for i, r in enumerate(same) if r.id == report.id)
+    first = last = index
+    while first > 0 and same[first].at - same[first - 1].at <= EPISODE_GAP:
+        first -= 1
+    while last + 1 < len(same) and same[last + 1].at - same[last].at <= EPISODE_GAP:
+        last += 1
+    return same[first : last + 1]
+
+
+def persistence_alerts(
+    report: Reported, reports: Sequence[Reported], tz: ZoneInfo
+) -> list[AlertDraft]:
+    """Escalations a new symptom report brings, given every report of the person so far.
+
+    Each is keyed by the episode's first report, so it is said once per episode.
+    """
+    if is_red_flag(report.kind):
+        return []  # a red flag already says "see a doctor", at every report
+    chain = episode(report, reports)
+    return episode_alerts(report.kind, chain[0], chain[-1], tz)
+
+
+def episode_alerts(
+    kind: SymptomKind, first: Reported, latest: Reported, tz: ZoneInfo
+) -> list[AlertDraft]:
+    """Escalations for an episode of one symptom that runs from `first` to `latest`."""
+    if is_red_flag(kind):
+        return []
+    lasted = latest.at - first.at
+    since = first.at.astimezone(tz).strftime("%a %d %b %H:%M")
+    label = LABELS[kind]
+    data = {
+        "symptom": kind.value,
+        "first_report": first.id,
+        "first_reported_at": first.at.isoformat(),
+        "latest_report": latest.id,
+        "hours": round(lasted.total_seconds() / 3600, 1),
+    }
+    drafts: list[AlertDraft] = []
+    if kind is SymptomKind.SEVERE_STIFFNESS and lasted > STIFFNESS_LASTING_AFTER:
+        drafts.append(
+            AlertDraft(
+                event_type=EventType.SYMPTOM_PERSISTING,
+                severity=Severity.CRITICAL,
+                priority=5,
+                title="Stiffness for more than two days: stop treatment",
+                message=(
+                    f"You have reported severe stiffness since {since}, more than 48 hours. "
+                    "Please stop the massage and exercises for now and let your clinician know "
+                    "before you start again."
+                ),
+                key=f"stiffness_lasting:{first.id}",
+                requires_ack=True,
+                data={**data, "rule": "stiffness_48h", "escalate": False},
+            )
+        )
+    if lasted > PERSISTING_AFTER:
+        drafts.append(
+            AlertDraft(
+                event_type=EventType.SYMPTOM_PERSISTING,
+                severity=Severity.CRITICAL,
+                priority=5,
+                title="Still there after 3 days: please see a doctor",
+                message=(
+                    f"You first reported {label} on {since} and are still reporting it more "
+                    "than 72 hours later. Reactions like this usually settle within a day or "
+                    "two, so please consult a physician about it."
+                ),
+                key=f"symptom_persisting:{first.id}",
+                requires_ack=True,
+                data={**data, "rule": "persisting_72h", "escalate": True},
+            )
+        )
+    return drafts

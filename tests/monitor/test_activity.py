@@ -21,8 +21,9 @@ from monitor.activity import (
 from monitor.clock import SimulatedClock
 from monitor.days import day_bounds, minute_of
 from monitor.ingest import Ingest
-from monitor.models import Battery, CounterEpoch, LinkState, Reading, StepCount
+from monitor.models import Battery, CounterEpoch, LinkState, Motion, Reading, StepCount
 from monitor.store import Store
+from simulators.motion import Activity, Placement, Sampling, Segment, simulate
 
 LONDON = ZoneInfo("Europe/London")
 T0 = datetime(2026, 11, 24, 10, tzinfo=UTC)
@@ -127,6 +128,9 @@ async def test_rebuilding_from_the_raw_log_gives_identical_minutes(tmp_path: Pat
         readings = readings_of_a_morning()
         for start in range(0, len(readings), 7):
             await ingest._ingest(readings[start : start + 7])
+            if start % 21 == 0:
+                await ingest.save()
+        await ingest.save()
         live = await store.device_minutes("p1", 0, 10**9)
         assert await ingest.rebuild() > 0
         rebuilt = await store.device_minutes("p1", 0, 10**9)
@@ -145,15 +149,17 @@ async def test_readings_stored_but_not_processed_are_processed_after_a_restart(
     async with Store.open(path) as store:
         ingest = Ingest(store, LONDON, SimulatedClock(T0))
         await ingest._ingest(readings[:20])
-        # As if killed between appending the next batch and processing it.
-        await store.append_readings(readings[20:])
+        await ingest.save()
+        await ingest._ingest(readings[20:30])  # processed, but killed before it was saved
+        await store.append_readings(readings[30:])  # stored, but killed before processing
     async with Store.open(path) as store:
         ingest = Ingest(store, LONDON, SimulatedClock(T0))
-        await ingest._resume()
+        await ingest._resume()  # what run() does first
         resumed = await store.device_minutes("p1", 0, 10**9)
     async with Store.open(tmp_path / "fresh.db") as store:
         ingest = Ingest(store, LONDON, SimulatedClock(T0))
         await ingest._ingest(readings)
+        await ingest.save()
         straight = await store.device_minutes("p1", 0, 10**9)
     assert resumed == straight
 
@@ -211,3 +217,40 @@ def test_steps_today_never_go_down_whatever_the_counter_does(
         running = sum(credited.values())
         assert running >= steps_so_far
         steps_so_far = running
+
+
+def test_raw_motion_becomes_steps_walking_and_movement_minutes() -> None:
+    """A wrist band streaming 25 Hz motion, one sample per notification, through the processor."""
+    start = T0.timestamp()
+    recording = simulate(
+        [
+            Segment(Activity.STILL, 60.0),
+            Segment(Activity.WALKING, 300.0, cadence_spm=90.0),
+            Segment(Activity.TYPING, 120.0),
+        ],
+        Placement.WRIST,
+        seed=7,
+        sampling=Sampling(rate_hz=25.0),
+        start_s=start,
+    )
+    processor = ActivityProcessor(LONDON)
+    amounts: list[DeviceMinute] = []
+    readings = [
+        Reading(
+            "p1",
+            "band",
+            datetime.fromtimestamp(float(t), UTC),
+            Motion((tuple(float(v) for v in xyz),), 25.0),  # type: ignore[arg-type]
+        )
+        for t, xyz in zip(recording.t, recording.xyz, strict=True)
+    ]
+    # As notifications arrive in ingest batches, with a restart from saved state halfway.
+    for first in range(0, len(readings), 40):
+        if first == 6000:
+            processor = ActivityProcessor(LONDON, processor.to_json())
+        amounts += processor.process(readings[first : first + 40]).minutes
+    # The last minute closes only once later samples arrive; the walk's minutes are all out.
+    day = totals(combine(amounts), T0, T0 + timedelta(minutes=10))
+    assert day.steps == pytest.approx(recording.steps, rel=0.05)
+    assert day.walking_minutes == pytest.approx(5.0, abs=0.5)
+    assert 5 <= day.movement_minutes <= 7

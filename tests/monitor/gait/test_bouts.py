@@ -1,0 +1,219 @@
+"""From per-second verdicts to bouts: confirmation, bridging, edges, and what is final when."""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass, field
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from monitor.gait.bouts import (
+    EDGE_REACH_S,
+    EDGE_SHARE,
+    MAX_BRIDGE_S,
+    MAX_HOLE_S,
+    MIN_BOUT_S,
+    BoutTracker,
+    Walked,
+)
+from monitor.gait.resample import GRID_HZ
+
+NAN = math.nan
+FIRST = 3  # the segment's first judged second; the segment itself starts at bin 0
+
+
+@dataclass
+class Outcome:
+    intervals: list[tuple[int, int, float]] = field(default_factory=list)
+    bouts: list[tuple[float, float, int]] = field(default_factory=list)
+
+    def add(self, walked: Walked) -> None:
+        self.intervals += list(zip(walked.starts, walked.ends, walked.periods, strict=True))
+        self.bouts += [(a / GRID_HZ, b / GRID_HZ, n) for a, b, n in walked.bouts]
+
+    @property
+    def walking_s(self) -> float:
+        return sum(b - a for a, b, _ in self.intervals) / GRID_HZ
+
+
+def drive(
+    periods: list[float],
+    energies: list[float] | None = None,
+    *,
+    lead: float = 0.0,
+    tail: float = 0.0,
+) -> Outcome:
+    """One segment: lead-in of FIRST seconds, one verdict per second, two seconds of tail."""
+    energies = energies or [0.0 if math.isnan(p) else 1.0 for p in periods]
+    tracker = BoutTracker()
+    tracker.start_segment(0, FIRST)
+    lead_pieces = [(GRID_HZ * s, GRID_HZ * (s + 1), lead) for s in range(FIRST)]
+    tracker.push(periods, energies, lead_pieces)
+    end = GRID_HZ * (FIRST + len(periods) + 2)
+    after = GRID_HZ * (FIRST + len(periods))
+    tracker.end_segment(end, [(after, after + GRID_HZ, tail), (after + GRID_HZ, end, tail)])
+    tracker.finish()
+    outcome = Outcome()
+    outcome.add(tracker.take())
+    return outcome
+
+
+def test_a_run_shorter_than_the_minimum_is_not_a_bout() -> None:
+    outcome = drive([NAN] * 3 + [0.5] * (MIN_BOUT_S - 1) + [NAN] * 5)
+    assert outcome.bouts == []
+    assert outcome.intervals == []
+
+
+def test_a_run_of_the_minimum_length_is_a_bout_with_its_steps() -> None:
+    outcome = drive([NAN] * 3 + [0.5] * MIN_BOUT_S + [NAN] * 5)
+    start = FIRST + 3
+    assert outcome.bouts == [(start, start + MIN_BOUT_S, round(MIN_BOUT_S / 0.5))]
+    assert outcome.walking_s == MIN_BOUT_S
+
+
+def test_a_short_break_in_the_rhythm_is_bridged() -> None:
+    outcome = drive([0.5] * 6 + [NAN] * MAX_BRIDGE_S + [0.6] * 6, lead=0.0)
+    assert len(outcome.bouts) == 1
+    start, end, steps = outcome.bouts[0]
+    assert end - start == 6 + MAX_BRIDGE_S + 6
+    # The bridged seconds ease from one cadence to the other.
+    bridged = [p for a, _, p in outcome.intervals if FIRST + 6 <= a / GRID_HZ < FIRST + 8]
+    assert all(0.5 < p < 0.6 for p in bridged)
+    assert steps == pytest.approx(6 / 0.5 + 6 / 0.6 + sum(1 / p for p in bridged), abs=1)
+
+
+def test_a_longer_break_ends_the_bout() -> None:
+    outcome = drive([0.5] * 6 + [NAN] * (MAX_BRIDGE_S + 1) + [0.5] * 6)
+    assert len(outcome.bouts) == 2
+    assert outcome.walking_s == 12
+
+
+def test_a_second_read_at_the_wrong_octave_does_not_break_the_bout() -> None:
+    outcome = drive([0.5] * 6 + [1.0] + [0.5] * 6)
+    assert [(a, b) for a, b, _ in outcome.bouts] == [(FIRST, FIRST + 13)]
+    assert outcome.bouts[0][2] == 26
+
+
+def test_edges_reach_over_seconds_that_still_carry_walking_energy() -> None:
+    share = EDGE_SHARE * 1.5
+    periods = [NAN] * 4 + [0.5] * 6 + [NAN] * 4
+    energies = [0.0, 0.0, EDGE_SHARE / 2, share] + [1.0] * 6 + [share, share, 0.0, share]
+    outcome = drive(periods, energies)
+    # One second before the run (the one before it is too quiet), two after it (then silence).
+    assert [(a, b) for a, b, _ in outcome.bouts] == [(FIRST + 3, FIRST + 12)]
+
+
+def test_edges_reach_no_further_than_the_half_window() -> None:
+    periods = [NAN] * 8 + [0.5] * 6 + [NAN] * 8
+    outcome = drive(periods, [1.0] * len(periods))  # energetic all along, rhythmic only inside
+    assert [(a, b) for a, b, _ in outcome.bouts] == [
+        (FIRST + 8 - EDGE_REACH_S, FIRST + 14 + EDGE_REACH_S)
+    ]
+
+
+def test_a_walk_at_the_edges_of_the_signal_reaches_them() -> None:
+    outcome = drive([0.5] * 8, lead=1.0, tail=1.0)
+    assert [(a, b) for a, b, _ in outcome.bouts] == [(0, FIRST + 8 + 2)]
+    assert outcome.bouts[0][2] == round((FIRST + 8 + 2) / 0.5)
+
+
+def test_a_quiet_lead_in_is_not_walking() -> None:
+    outcome = drive([0.5] * 8, lead=0.0, tail=0.0)
+    assert [(a, b) for a, b, _ in outcome.bouts] == [(FIRST, FIRST + 8)]
+
+
+def segment(tracker: BoutTracker, start: int, periods: list[float], energy: float = 1.0) -> int:
+    """Feed one segment starting at second `start` (three lead-in seconds); returns its end bin."""
+    first = start + FIRST
+    tracker.start_segment(GRID_HZ * start, first)
+    lead = [(GRID_HZ * s, GRID_HZ * (s + 1), energy) for s in range(start, first)]
+    tracker.push(periods, [energy] * len(periods), lead)
+    end = GRID_HZ * (first + len(periods))
+    tracker.end_segment(end, [])
+    return end
+
+
+@pytest.mark.parametrize(("hole_s", "bouts"), [(MAX_HOLE_S, 1), (MAX_HOLE_S + 1, 2)])
+def test_a_walk_goes_on_across_a_short_hole(hole_s: int, bouts: int) -> None:
+    tracker = BoutTracker()
+    end = segment(tracker, 0, [0.5] * 10)
+    assert tracker.suspended
+    assert tracker.horizon_bin() == end
+    segment(tracker, end // GRID_HZ + hole_s, [0.5] * 10)
+    tracker.finish()
+    outcome = Outcome()
+    outcome.add(tracker.take())
+    assert len(outcome.bouts) == bouts
+    hole = (end, end + GRID_HZ * hole_s)
+    assert not any(a < hole[1] and b > hole[0] for a, b, _ in outcome.intervals)
+    assert outcome.walking_s == 2 * (FIRST + 10)
+    assert sum(n for _, _, n in outcome.bouts) == pytest.approx(4 * (FIRST + 10), abs=1)
+
+
+def test_a_stretch_too_short_to_judge_between_holes_is_walked_through() -> None:
+    tracker = BoutTracker()
+    end = segment(tracker, 0, [0.5] * 10)
+    second = end // GRID_HZ + 1
+    tracker.start_segment(GRID_HZ * second, second + FIRST)
+    short_end = GRID_HZ * (second + 2)
+    tracker.end_segment(short_end, [(GRID_HZ * second, short_end, 1.0)])  # no verdict at all
+    assert tracker.suspended
+    segment(tracker, second + 3, [0.5] * 10)
+    tracker.finish()
+    outcome = Outcome()
+    outcome.add(tracker.take())
+    assert len(outcome.bouts) == 1
+    assert outcome.walking_s == 2 * (FIRST + 10) + 2
+
+
+def test_a_walk_that_stops_at_a_hole_ends_there() -> None:
+    tracker = BoutTracker()
+    end = segment(tracker, 0, [0.5] * 10)
+    segment(tracker, end // GRID_HZ + 1, [NAN] * 10, energy=0.0)
+    outcome = Outcome()
+    outcome.add(tracker.take())
+    assert [(a, b) for a, b, _ in outcome.bouts] == [(0, end / GRID_HZ)]
+    assert not tracker.suspended
+
+
+verdicts = st.lists(
+    st.tuples(st.sampled_from([NAN, NAN, 0.45, 0.5, 0.55, 1.0]), st.floats(0.0, 1.0)),
+    max_size=80,
+)
+
+
+@settings(max_examples=80, deadline=None)
+@given(verdicts)
+def test_nothing_is_decided_before_the_horizon_it_announced(
+    seconds: list[tuple[float, float]],
+) -> None:
+    tracker = BoutTracker()
+    tracker.start_segment(0, FIRST)
+    tracker.push([], [], [(0, GRID_HZ * FIRST, 0.5)])
+    horizon = tracker.horizon_bin()
+    assert horizon is not None
+    covered: list[tuple[int, int]] = []
+    for p, e in seconds:
+        tracker.push([p], [e])
+        walked = tracker.take()
+        assert all(a >= horizon for a in walked.starts)
+        assert all(b >= horizon for _, b, _ in walked.bouts)
+        covered += list(zip(walked.starts, walked.ends, strict=True))
+        now = tracker.horizon_bin()
+        assert now is not None
+        assert now >= horizon
+        horizon = now
+    end = GRID_HZ * (FIRST + len(seconds))
+    tracker.end_segment(end, [])
+    tracker.finish()
+    walked = tracker.take()
+    assert all(a >= horizon for a in walked.starts)
+    assert tracker.horizon_bin() is None
+    covered += list(zip(walked.starts, walked.ends, strict=True))
+    # Walking intervals never overlap and never leave the segment.
+    covered.sort()
+    assert all(b <= c for (_, b), (c, _) in itertools.pairwise(covered))
+    assert all(0 <= a < b <= end for a, b in covered)
