@@ -8,9 +8,6 @@ import sys
 
 from devices.scanner import NoAdapterError, Sighting, scan
 from monitor.clock import SystemClock
-from simulators.person import SimulatedPerson
-from simulators.radio import VirtualRadio
-from simulators.wearables import PROFILE_DEFAULTS
 
 _DEFAULT_SECONDS = 5.0
 
@@ -55,6 +52,11 @@ def run(args: argparse.Namespace) -> int:
 async def _scan(seconds: float, *, virtual: bool, everything: bool) -> list[Sighting]:
     if not virtual:
         return await scan(seconds, include_unsupported=everything)
+    # Imported here: the simulators (and Bumble) are not needed to scan real hardware.
+    from simulators.person import SimulatedPerson
+    from simulators.radio import VirtualRadio
+    from simulators.wearables import PROFILE_DEFAULTS
+
     async with VirtualRadio() as radio:
         clock = SystemClock()
         for profile in PROFILE_DEFAULTS:
