@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from bleak.args import SizedBuffer
+from bleak.assigned_numbers import CharacteristicPropertyName
 from bleak.backends.characteristic import BleakGATTCharacteristic
 from bleak.backends.client import BaseBleakClient, NotifyCallback
 from bleak.backends.descriptor import BleakGATTDescriptor
@@ -48,7 +49,7 @@ _AD_SERVICE_DATA16 = 0x16
 _AD_MANUFACTURER = 0xFF
 _SIG_SUFFIX = "-0000-1000-8000-00805f9b34fb"
 
-_PROPERTY_NAMES: tuple[tuple[int, str], ...] = (
+_PROPERTY_NAMES: tuple[tuple[int, CharacteristicPropertyName], ...] = (
     (0x01, "broadcast"),
     (0x02, "read"),
     (0x04, "write-without-response"),
@@ -265,7 +266,7 @@ class VirtualClient(BaseBleakClient):
                     char_proxy,
                     char_proxy.handle,
                     bleak_uuid(char_proxy.uuid),
-                    [name for bit, name in _PROPERTY_NAMES if char_proxy.properties & bit],  # type: ignore[misc]
+                    [name for bit, name in _PROPERTY_NAMES if char_proxy.properties & bit],
                     lambda: self.mtu_size - 3,
                     service,
                 )

@@ -814,7 +814,8 @@ class SimulatedWearable:
     def _current_sample(self) -> tuple[float, float, float]:
         if self._motion_source is None:
             return (0.0, 0.0, 1.0)
-        return tuple(self._motion_source(self._clock.now(), self._motion_rate_hz(), 1)[0])  # type: ignore[return-value]
+        x, y, z = self._motion_source(self._clock.now(), self._motion_rate_hz(), 1)[0]
+        return (x, y, z)
 
     def _read_current_time(self) -> bytes:
         local = self._watch_local(self._clock.now())

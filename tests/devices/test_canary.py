@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import inspect
 import tomllib
+from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
 
@@ -22,8 +23,8 @@ from simulators.bleak_backend import VirtualClient, VirtualScanner
 PYPROJECT = Path(__file__).resolve().parents[2] / "pyproject.toml"
 
 
-def _parameters(function: object) -> list[str]:
-    return list(inspect.signature(function).parameters)  # type: ignore[arg-type]
+def _parameters(function: Callable[..., object]) -> list[str]:
+    return list(inspect.signature(function).parameters)
 
 
 def test_installed_versions_are_the_pinned_ones() -> None:

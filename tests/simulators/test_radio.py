@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import struct
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime
 
 import pytest
@@ -40,18 +40,21 @@ async def radio() -> AsyncIterator[VirtualRadio]:
         yield running
 
 
-async def add(radio: VirtualRadio, profile: str, **kwargs: object) -> SimulatedWearable:
+async def add(
+    radio: VirtualRadio, profile: str, *, name: str | None = None, battery: int = 90
+) -> SimulatedWearable:
     clock = SimulatedClock(START, speed=100)
     return await radio.add_wearable(
-        profile=profile,
-        wearer=SimulatedPerson(),
-        clock=clock,
-        **kwargs,  # type: ignore[arg-type]
+        profile=profile, wearer=SimulatedPerson(), clock=clock, name=name, battery=battery
     )
 
 
-def client_for(radio: VirtualRadio, address: str, **kwargs: object) -> BleakClient:
-    return BleakClient(address, backend=radio.client_backend, **kwargs)  # type: ignore[arg-type]
+def client_for(
+    radio: VirtualRadio,
+    address: str,
+    disconnected_callback: Callable[[BleakClient], None] | None = None,
+) -> BleakClient:
+    return BleakClient(address, disconnected_callback, backend=radio.client_backend)
 
 
 def test_parse_advert_dedupes_and_survives_garbage() -> None:
