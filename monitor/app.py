@@ -211,7 +211,7 @@ class App:
         if self.state is not None:
             self.state.touch_all()
         if self.outbox is not None:
-            self.outbox.wake()
+            self.outbox.connected()
 
     def _on_processed(self, processed: Processed) -> None:
         if self.state is not None:

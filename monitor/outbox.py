@@ -8,6 +8,7 @@ again. Consumers drop duplicates by the alert's id.
 from __future__ import annotations
 
 import asyncio
+import collections
 import functools
 import logging
 
@@ -21,6 +22,10 @@ MAX_IN_FLIGHT = 100
 # On the way out, wait this long (real seconds) for acknowledgements already on their way, so
 # a clean stop does not resend what the broker already has.
 SHUTDOWN_GRACE_S = 1.0
+# A broker acknowledges a message before it has saved it: killed in between, it loses it. After
+# a lost connection, what it acknowledged in this many real seconds before is sent again (the
+# ids make the copies harmless); Mosquitto saving on every change closes its gap well within.
+RESEND_AFTER_LOSS_S = 10.0
 
 
 class Outbox:
@@ -36,11 +41,31 @@ class Outbox:
         self._in_flight: dict[int, OutboxItem] = {}
         self._results: asyncio.Queue[tuple[OutboxItem, asyncio.Future[int]]] = asyncio.Queue()
         self._recording: tuple[OutboxItem, asyncio.Future[int]] | None = None
+        self._acknowledged: collections.deque[tuple[float, OutboxItem]] = collections.deque(
+            maxlen=MAX_IN_FLIGHT * 10
+        )
+        self._connections = 0
         self.refused = 0
 
     def wake(self) -> None:
         """Look at the outbox again: something was added to it."""
         self._wake.set()
+
+    def connected(self) -> None:
+        """The connection is up; after a loss, send again what was acknowledged just before it.
+
+        Only within one run: a restarted service never repeats an acknowledged alert.
+        """
+        self._connections += 1
+        self.wake()
+        if self._connections == 1:
+            return
+        cutoff = asyncio.get_running_loop().time() - RESEND_AFTER_LOSS_S
+        recent = [item for acked_at, item in self._acknowledged if acked_at >= cutoff]
+        for item in recent:
+            self._mqtt.publish(item.topic, item.payload, qos=1)
+        if recent:
+            log.info("sent %d alert(s) again that the broker acknowledged just before", len(recent))
 
     async def run(self) -> None:
         """Send and confirm, for ever."""
@@ -98,6 +123,7 @@ class Outbox:
         code = future.result()
         if code < FAILURE:
             await self._store.delivered(item.seq)
+            self._acknowledged.append((asyncio.get_running_loop().time(), item))
         else:
             self.refused += 1
             reason = reason_text(code)

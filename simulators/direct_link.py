@@ -6,17 +6,19 @@ local midnight and on reboot, notified when it changes, silent while out of rang
 
 from __future__ import annotations
 
+import math
+import random
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from devices.base import Link, ReadingSink
 from monitor.clock import Clock
 from monitor.config import DeviceConfig
 from monitor.days import day_start, local_date
-from monitor.models import Battery, CounterEpoch, LinkState, Reading, StepCount
-from simulators.person import Wearer
+from monitor.models import Battery, CounterEpoch, LinkState, Motion, Reading, StepCount
+from simulators.person import SimulatedPerson, Walk, Wearer
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +101,62 @@ class DirectWearable:
 
     def _reading(self, at: datetime, value: StepCount | LinkState | Battery) -> Reading:
         return Reading(self._person, self._device.id, at, value)
+
+
+class DirectMotionBand:
+    """A band streaming raw acceleration around walks (it wakes on motion), straight to the sink.
+
+    The signal is simple on purpose (a bounce at the walk's cadence on top of 1 g, and a little
+    noise): enough for the gait detector to find the steps, cheap enough for a 90-day soak.
+    """
+
+    def __init__(
+        self,
+        person: str,
+        device: DeviceConfig,
+        clock: Clock,
+        wearer: SimulatedPerson,
+        *,
+        rate_hz: float = 10.0,
+        awake_around: timedelta = timedelta(minutes=2),
+        poll_s: float = 30.0,
+    ) -> None:
+        self._person = person
+        self._device = device
+        self._clock = clock
+        self._wearer = wearer
+        self._rate_hz = rate_hz
+        self._awake_around = awake_around
+        self._poll_s = poll_s
+        self._rng = random.Random(f"{person}/{device.id}")
+
+    @property
+    def device_id(self) -> str:
+        """The configured id of the simulated band."""
+        return self._device.id
+
+    async def run(self, sink: ReadingSink) -> None:
+        """Stream a sample per notification while awake; look for motion every poll otherwise."""
+        sink(Reading(self._person, self._device.id, self._clock.now(), LinkState(True)))
+        period = 1.0 / self._rate_hz
+        while True:
+            now = self._clock.now()
+            walk = self._wearer.walk_near(now, self._awake_around)
+            if walk is None:
+                await self._clock.sleep(self._poll_s)
+                continue
+            sink(Reading(self._person, self._device.id, now, self._sample(now, walk)))
+            await self._clock.sleep(period)
+
+    def _sample(self, now: datetime, walk: Walk) -> Motion:
+        noise = self._rng.gauss
+        if walk.start <= now < walk.end:
+            phase = 2 * math.pi * walk.cadence_spm / 60.0 * (now - walk.start).total_seconds()
+            bounce = 0.25 * math.sin(phase)
+        else:
+            bounce = 0.0
+        sample = (0.02 * noise(0, 1), 0.02 * noise(0, 1), 1.0 + bounce + 0.01 * noise(0, 1))
+        return Motion((sample,), self._rate_hz)
 
 
 def direct_link_factory(

@@ -69,6 +69,13 @@ class SimulatedPerson:
         self._ends.append(walk.end)
         self._totals.append(before + walk.steps)
 
+    def walk_near(self, moment: datetime, margin: timedelta = timedelta(0)) -> Walk | None:
+        """The walk going on at `moment` (give or take `margin`), if any."""
+        index = bisect.bisect_left(self._ends, moment - margin)
+        if index < len(self._walks) and self._walks[index].start - margin <= moment:
+            return self._walks[index]
+        return None
+
     def steps_until(self, moment: datetime) -> int:
         """Steps from all walks taken before `moment`."""
         finished = bisect.bisect_right(self._ends, moment)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import signal
 import sqlite3
@@ -202,3 +203,28 @@ def _last_reading_time(database: Path) -> datetime:
     with sqlite3.connect(database) as db:
         (micros,) = db.execute("SELECT max(received_us) FROM raw_reading").fetchone()
     return datetime.fromtimestamp(micros / 1e6, UTC)
+
+
+async def test_alerts_a_dying_broker_acknowledged_are_sent_again_after_it_returns(
+    make_config: ConfigFactory, tmp_path: Path
+) -> None:
+    # A broker that keeps nothing: whatever it acknowledged is gone when it dies.
+    async with PrivateBroker(tmp_path / "volatile", persistence=False) as volatile:
+        config = make_config(persons="")
+        config = dataclasses.replace(
+            config, mqtt=dataclasses.replace(config.mqtt, port=volatile.port)
+        )
+        clock = SimulatedClock(local(10), speed=0)
+        async with running(config, clock) as app:
+            assert app.alerter is not None
+            assert app.store is not None
+            store = app.store
+            draft = AlertDraft(EventType.RED_FLAG, Severity.CRITICAL, 5, "t", "m", key="once")
+            alert = await app.alerter.raise_alert("p1", draft)
+            assert alert is not None
+            await until(lambda: outbox_empty(store))  # acknowledged by the broker
+            await volatile.kill()
+            await volatile.start()
+            async with MqttProbe(config.mqtt, ["recovery/p1/alert"]) as phone:
+                await phone.wait_for(lambda m: len(m) >= 1, within=15)
+            assert phone.messages[0].json()["id"] == alert.id
