@@ -20,6 +20,7 @@ class StepCount:
 
     total: int
     epoch: CounterEpoch
+    walking_ms: int | None = None  # cumulative walking time in the same epoch, where reported
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,63 @@
+"""A PineTime's counter resets at its local midnight, which the link makes the service's."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from monitor.clock import SimulatedClock
+from monitor.config import DeviceConfig
+from monitor.models import StepCount
+from simulators.person import SimulatedPerson, Walk
+from simulators.radio import VirtualRadio
+from tests.integration.ble.conftest import Recorder, credited_spans, make_link, running
+
+pytestmark = pytest.mark.timeout(30)
+
+BERLIN = ZoneInfo("Europe/Berlin")
+MIDNIGHT = datetime(2026, 11, 20, 23, 0, tzinfo=UTC)  # 00:00 in Berlin
+
+
+async def test_watch_counter_restarts_at_the_services_midnight(radio: VirtualRadio) -> None:
+    # Slower than the other tests: the watch's clock is set within a second, and at 1000x a
+    # millisecond of radio latency is already a simulated second.
+    clock = SimulatedClock(MIDNIGHT - timedelta(minutes=2), speed=100)
+    walk = Walk(MIDNIGHT - timedelta(seconds=80), 2.5)  # 250 steps, 22:58:40-23:01:10
+    person = SimulatedPerson([walk])
+    watch = await radio.add_wearable(
+        profile="infinitime", wearer=person, clock=clock, notify_interval_s=2.0
+    )
+    link = make_link(
+        radio, clock, DeviceConfig("watch", "infinitime", name=watch.name), zone=BERLIN
+    )
+    recorder = Recorder()
+    async with running([link], recorder):
+        await clock.sleep_until(MIDNIGHT + timedelta(seconds=90))
+        await recorder.wait_for_count("watch", lambda: watch.count)
+
+    steps = recorder.of(StepCount)
+    drops = [(a.total, b.total) for a, b in itertools.pairwise(steps) if b.total < a.total]
+    assert len(drops) == 1
+    last_of_day, first_of_day = drops[0]
+    # The watch is set up to two seconds ahead, so it closes its day slightly early.
+    assert person.steps_until(MIDNIGHT - timedelta(seconds=2)) <= last_of_day
+    assert last_of_day <= person.steps_until(MIDNIGHT)
+    assert first_of_day == 0  # it notifies the 0
+    assert watch.count == person.steps_until(clock.now()) - last_of_day
+
+    # The device split its day exactly: what it notified as the old day's last value plus the
+    # new day's count is everything walked.
+    assert last_of_day + steps[-1].total == 250
+
+    # Through the service's counter logic: every step of the old day is credited to it. The
+    # watch runs up to two seconds ahead, and a value it notifies in those seconds (after its
+    # midnight, before ours) is counted again by the rule that a new local day's first value
+    # was walked since midnight: at most the steps of those two seconds.
+    spans = credited_spans(recorder.readings, "watch", BERLIN)
+    before = sum(s.steps for s in spans if s.end <= MIDNIGHT)
+    assert before >= last_of_day
+    in_the_lead = person.steps_until(MIDNIGHT) - person.steps_until(MIDNIGHT - timedelta(seconds=2))
+    assert 250 <= sum(s.steps for s in spans) <= 250 + in_the_lead
