@@ -37,6 +37,7 @@ from bleak_retry_connector import (
 from devices.base import ReadingSink
 from devices.profiles.gatt import Channel, GattParseError, Profile, Session, Write
 from devices.profiles.registry import get_profile
+from devices.scanner import no_adapter_reason
 from monitor.clock import Clock
 from monitor.config import DeviceConfig
 from monitor.errors import MonitorError
@@ -180,13 +181,14 @@ class BleLink:
         self._sink = sink
         failures = 0
         error: BaseException | None = None
+        said = ""  # the failure last logged: the same one again, for months, goes to debug
         try:
             while True:
                 delay = backoff_delay(failures, error, self._settings)
                 if delay > 0:
                     self._phase = LinkPhase.BACKING_OFF
                     delay *= self._jitter.uniform(0.8, 1.2)
-                    _LOGGER.info("%s: next attempt in %.0f s", self.device_id, delay)
+                    _LOGGER.debug("%s: next attempt in %.0f s", self.device_id, delay)
                     await self._clock.sleep(delay)
                 try:
                     stable = await self._attempt()
@@ -194,9 +196,12 @@ class BleLink:
                     if _cancelling():
                         raise
                     failures, error = failures + 1, exc
-                    _LOGGER.warning("%s: %s", self.device_id, _describe(exc))
+                    reason = _describe(exc)
+                    level = logging.DEBUG if reason == said else logging.WARNING
+                    _LOGGER.log(level, "%s: %s; trying again with backoff", self.device_id, reason)
+                    said = reason
                     continue
-                failures, error = (0, None) if stable else (failures + 1, None)
+                failures, error, said = (0, None, "") if stable else (failures + 1, None, said)
         finally:
             self._phase = LinkPhase.IDLE
 
@@ -494,5 +499,8 @@ def _cancelling() -> bool:
 
 
 def _describe(exc: BaseException) -> str:
+    no_adapter = no_adapter_reason(exc)
+    if no_adapter is not None:
+        return f"no Bluetooth adapter ({no_adapter})"
     text = str(exc) or type(exc).__name__
     return text if isinstance(exc, MonitorError | BleakError) else f"{type(exc).__name__}: {text}"

@@ -13,7 +13,8 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from monitor import analyze, demo, logcmd, report
+from devices.ble import BleLinkFactory
+from monitor import analyze, demo, logcmd, report, scan
 from monitor.app import App
 from monitor.clock import SystemClock
 from monitor.config import Config, load_config
@@ -55,6 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     analyze.add_parser(commands)
     logcmd.add_parser(commands)
     report.add_parser(commands)
+    scan.add_parser(commands)
     return parser
 
 
@@ -90,7 +92,9 @@ def run_command(args: argparse.Namespace) -> int:
     if config is None:
         return EXIT_USAGE
     configure_logging(config.service.log_level)
-    return report_failure(lambda: asyncio.run(serve(App(config, clock=SystemClock()))))
+    links = BleLinkFactory(timezone=config.service.timezone)
+    app = App(config, clock=SystemClock(), link_factory=links)
+    return report_failure(lambda: asyncio.run(serve(app)))
 
 
 async def serve(app: App) -> None:

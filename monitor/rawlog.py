@@ -51,8 +51,10 @@ def encode(value: ReadingValue) -> tuple[str, bytes]:
         return kind, _pack_motion(0, value)
     fields: dict[str, Any]
     match value:
-        case StepCount(total, epoch):
+        case StepCount(total, epoch, walking_ms):
             fields = {"total": total, "epoch": epoch.value}
+            if walking_ms is not None:
+                fields["walking_ms"] = walking_ms
         case Battery(percent):
             fields = {"percent": percent}
         case HeartRate(bpm, contact, energy, rr):
@@ -83,7 +85,12 @@ def decode(kind: str, payload: bytes) -> ReadingValue:
         fields = json.loads(payload)
         match kind:
             case "step_count":
-                return StepCount(int(fields["total"]), CounterEpoch(fields["epoch"]))
+                walking_ms = fields.get("walking_ms")
+                return StepCount(
+                    int(fields["total"]),
+                    CounterEpoch(fields["epoch"]),
+                    None if walking_ms is None else int(walking_ms),
+                )
             case "battery":
                 return Battery(int(fields["percent"]))
             case "heart_rate":

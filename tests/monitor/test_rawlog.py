@@ -25,7 +25,12 @@ T0 = datetime(2026, 11, 24, 10, tzinfo=UTC)
 # float32 holds these exactly: what wearables send (int16 milli-g / 1024).
 _g = st.integers(-32768, 32767).map(lambda raw: raw / 1024)
 _values = st.one_of(
-    st.builds(StepCount, st.integers(0, 2**32 - 1), st.sampled_from(CounterEpoch)),
+    st.builds(
+        StepCount,
+        st.integers(0, 2**32 - 1),
+        st.sampled_from(CounterEpoch),
+        st.none() | st.integers(0, 2**32 - 1),
+    ),
     st.builds(Battery, st.integers(0, 100)),
     st.builds(
         HeartRate,
