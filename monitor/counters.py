@@ -37,6 +37,9 @@ LIVE_CADENCE_SPM = 100.0
 GAP_CADENCE_SPM = 100.0
 # Consistent observations needed before a jump the counter cannot explain becomes the baseline.
 CONFIRMATIONS_TO_REBASELINE = 2
+# The link sets a watch's clock a little ahead, so that its midnight comes just before ours: a
+# counter seen resetting this close before our midnight has already begun the new day.
+EARLY_MIDNIGHT = timedelta(minutes=5)
 
 
 class Outcome(StrEnum):
@@ -78,6 +81,7 @@ class CounterState:
     at: datetime
     link_down_at: datetime | None = None  # the link went down after `at`
     reconnected: bool = False  # a new connection began after `at`
+    reset_at: datetime | None = None  # when the counter was last seen starting again
     # An implausible level seen at `suspect_since` (first value) and since confirmed
     # `suspect_seen` times, most recently as `suspect_value` at `suspect_at`.
     suspect_first: int | None = None
@@ -93,6 +97,7 @@ class CounterState:
             "at": self.at.isoformat(),
             "link_down_at": _iso(self.link_down_at),
             "reconnected": self.reconnected,
+            "reset_at": _iso(self.reset_at),
             "suspect_first": self.suspect_first,
             "suspect_since": _iso(self.suspect_since),
             "suspect_value": self.suspect_value,
@@ -108,6 +113,7 @@ class CounterState:
             at=datetime.fromisoformat(data["at"]),
             link_down_at=_from_iso(data.get("link_down_at")),
             reconnected=bool(data.get("reconnected", False)),
+            reset_at=_from_iso(data.get("reset_at")),
             suspect_first=data.get("suspect_first"),
             suspect_since=_from_iso(data.get("suspect_since")),
             suspect_value=data.get("suspect_value"),
@@ -161,9 +167,12 @@ def observe(
         # Out of order (cannot happen with one link per device); never count backwards in time.
         return Observation(state, Outcome.REJECTED)
 
-    new_day = epoch is CounterEpoch.LOCAL_DAY and state.at < local_day_start
+    began_early = state.reset_at is not None and (
+        timedelta(0) <= local_day_start - state.reset_at <= EARLY_MIDNIGHT
+    )
+    new_day = epoch is CounterEpoch.LOCAL_DAY and state.at < local_day_start and not began_early
     if total == state.value and not new_day:
-        return Observation(CounterState(total, at), Outcome.REPEAT)
+        return Observation(CounterState(total, at, reset_at=state.reset_at), Outcome.REPEAT)
 
     if new_day or total < state.value:
         since = local_day_start if new_day else (state.link_down_at or state.at)
@@ -177,7 +186,8 @@ def observe(
 
     inferred = state.reconnected or state.link_down_at is not None
     span = _span(since, at, steps, inferred=inferred) if steps else None
-    return Observation(CounterState(total, at), outcome, span)
+    reset_at = at if outcome is Outcome.RESET else state.reset_at
+    return Observation(CounterState(total, at, reset_at=reset_at), outcome, span)
 
 
 def _first(total: int, epoch: CounterEpoch, at: datetime, local_day_start: datetime) -> Observation:

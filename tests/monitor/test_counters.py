@@ -248,3 +248,24 @@ def test_credited_steps_equal_the_steps_the_device_counted(
 
     assert credited_total == expected
     assert max_plausible_steps(0) > 0
+
+
+def test_a_watch_whose_midnight_comes_just_before_ours_is_not_counted_twice() -> None:
+    # The watch (set 2 s ahead) resets at our 23:59:58, counts 5 steps before our midnight,
+    # then 3 more after it: 8 in all, 5 of them on the old day.
+    state = CounterState(9000, at("23:50"))
+    reset = observe(state, 0, DAY, at("23:59") + timedelta(seconds=58), MIDNIGHT)
+    assert reset.outcome is Outcome.RESET
+    before = observe(reset.state, 5, DAY, at("23:59") + timedelta(seconds=59), MIDNIGHT)
+    after = observe(
+        before.state, 8, DAY, at("00:00", day=1) + timedelta(seconds=5), at("00:00", day=1)
+    )
+    assert credited(before) + credited(after) == 8
+    assert credited(after) == 3
+
+
+def test_a_reset_long_before_midnight_does_not_stand_for_the_next_day() -> None:
+    reset = observe(CounterState(9000, at("18:00")), 10, DAY, at("18:05"), MIDNIGHT)  # a reboot
+    morning = observe(reset.state, 400, DAY, at("08:00", day=1), at("00:00", day=1))
+    assert morning.outcome is Outcome.RESET
+    assert credited(morning) == 400
