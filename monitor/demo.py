@@ -39,13 +39,15 @@ from monitor.mqtt import Incoming, MqttClient
 from monitor.report import ReportData, gather
 from monitor.store import Store
 from simulators.broker import PrivateBroker
+from simulators.radio import VirtualRadio
 from simulators.scenarios import (
     SCENARIOS,
     PhoneReport,
     Scenario,
-    ScenarioLinks,
+    act_out,
     build_scenario,
     person_toml,
+    wearables_on,
 )
 
 # Seven simulated days in about half a minute; longer scenarios run faster, in proportion.
@@ -134,13 +136,16 @@ async def demo(
         await asyncio.wait_for(phone.wait_connected(), DRAIN_TIMEOUT_S)
 
         clock = SimulatedClock(start, speed=speed)
-        # A faster clock samples the wearables as often in real time, so the service keeps up.
-        interval = WEARABLE_INTERVAL_S * speed / DEFAULT_SPEED
-        links = ScenarioLinks(scenario, person.id, tz, interval_s=interval)
+        # The wearables are Bumble peripherals on an in-process virtual radio, reached by the
+        # service's own BLE links through bleak, exactly as on a real adapter.
+        radio = await stack.enter_async_context(VirtualRadio())
+        wearables = await wearables_on(
+            radio, scenario, person, clock, notify_interval_s=WEARABLE_INTERVAL_S
+        )
         app = App(
             config,
             clock=clock,
-            link_factory=links,
+            link_factory=radio.link_factory(timezone=tz),
             tuning=Tuning(state_interval_s=600.0, state_refresh_s=3600.0),
         )
         service = asyncio.create_task(app.run(), name="service")
@@ -149,8 +154,10 @@ async def demo(
             reports = asyncio.create_task(
                 _send_reports(phone, config, clock, scenario.reports, out)
             )
+            troubles = asyncio.create_task(act_out(scenario, wearables, clock))
             await _race(clock.sleep_until(end), service)
             reports.cancel()
+            troubles.cancel()
             delivered = await _drain(app, listener_ids=out.alert_ids, person=person.id)
         finally:
             service.cancel()

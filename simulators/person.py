@@ -16,6 +16,10 @@ class Wearer(Protocol):
         """Steps taken from the start of the simulation until `moment` (never decreasing)."""
         ...
 
+    def moves_after(self, moment: datetime) -> datetime | None:
+        """The first moment from `moment` on at which the step count may change; None: never."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class Walk:
@@ -68,6 +72,13 @@ class SimulatedPerson:
         self._walks.append(walk)
         self._ends.append(walk.end)
         self._totals.append(before + walk.steps)
+
+    def moves_after(self, moment: datetime) -> datetime | None:
+        """`moment` itself during a walk, else the next walk's start; None after the last walk."""
+        index = bisect.bisect_right(self._ends, moment)
+        if index == len(self._walks):
+            return None
+        return max(moment, self._walks[index].start)
 
     def walk_near(self, moment: datetime, margin: timedelta = timedelta(0)) -> Walk | None:
         """The walk going on at `moment` (give or take `margin`), if any."""

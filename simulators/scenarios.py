@@ -18,12 +18,14 @@ from zoneinfo import ZoneInfo
 
 from devices.base import Link, ReadingSink
 from monitor.clock import Clock
-from monitor.config import DeviceConfig, WalkingPlan
+from monitor.config import DeviceConfig, PersonConfig, WalkingPlan
 from monitor.days import at_local
 from monitor.models import Battery, Reading
 from monitor.plan import DayOutcome, walking_targets
 from simulators.direct_link import Absence, DirectWearable
 from simulators.person import SimulatedPerson, Walk
+from simulators.radio import VirtualRadio
+from simulators.wearables import SimulatedWearable
 
 # Scripted walks are this cadence (steps/minute): a comfortable pace.
 CADENCE_SPM = 100.0
@@ -385,9 +387,48 @@ def _potters(day: date, tz: ZoneInfo, script: DayScript, walks: list[Walk]) -> l
     return bouts
 
 
+async def wearables_on(
+    radio: VirtualRadio,
+    scenario: Scenario,
+    person: PersonConfig,
+    clock: Clock,
+    *,
+    notify_interval_s: float,
+) -> dict[str, SimulatedWearable]:
+    """Power on the person's wearables on the virtual radio, worn by the scenario's person."""
+    wearables: dict[str, SimulatedWearable] = {}
+    for device in person.devices:
+        wearables[device.id] = await radio.add_wearable(
+            profile=device.profile,
+            wearer=scenario.person,
+            clock=clock,
+            name=device.name,
+            address=device.address,
+            notify_interval_s=notify_interval_s,
+        )
+    return wearables
+
+
+async def act_out(
+    scenario: Scenario, wearables: Mapping[str, SimulatedWearable], clock: Clock
+) -> None:
+    """Play the scenario's wearable troubles when their moments come: out of range, battery."""
+    events: list[tuple[datetime, str, str, float]] = []
+    for device in wearables:
+        away = scenario.absences + tuple(scenario.device_absences.get(device, ()))
+        events += [(a.start, "away", device, (a.end - a.start).total_seconds()) for a in away]
+    events += [(at, "battery", device, level) for device, at, level in scenario.battery]
+    for at, kind, device, value in sorted(events):
+        await clock.sleep_until(at)
+        if kind == "away":
+            await wearables[device].out_of_range(value)
+        else:
+            await wearables[device].set_battery(int(value))
+
+
 class ScenarioLinks:
-    """A link factory for a scenario's wearables: each out of range when the script says, each
-    reporting the battery levels the script gives."""
+    """Without a radio, for fast tests: a link factory for a scenario's wearables, each out of
+    range when the script says, each reporting the battery levels the script gives."""
 
     def __init__(
         self, scenario: Scenario, person_id: str, tz: ZoneInfo, *, interval_s: float = 60.0

@@ -463,6 +463,13 @@ class SimulatedWearable:
             if self._up:
                 await self._tick(now)
             deadline = now + timedelta(seconds=self._interval_s())
+            if self.profile in ("infinitime", "thingy52"):
+                # A counter notifies only changes: while its wearer sits still there is nothing
+                # to look at, so sleep until they move (an accelerated month stays cheap).
+                # (From now: the tick after a walk ends still sends its last steps.)
+                moves = self._wearer.moves_after(now)
+                quiet_until = moves if moves is not None else deadline + timedelta(days=1)
+                deadline = max(deadline, quiet_until)
             if self.profile == "infinitime":
                 deadline = min(deadline, self.watch_midnight_after(now))
             await self._sleep_until(deadline)
