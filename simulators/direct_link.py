@@ -104,7 +104,8 @@ class DirectWearable:
 
 
 class DirectMotionBand:
-    """A band streaming raw acceleration around walks (it wakes on motion), straight to the sink.
+    """A band streaming raw acceleration around walks (it wakes on motion), or always if
+    `awake_around` is None, straight to the sink.
 
     The signal is simple on purpose (a bounce at the walk's cadence on top of 1 g, and a little
     noise): enough for the gait detector to find the steps, cheap enough for a 90-day soak.
@@ -118,7 +119,7 @@ class DirectMotionBand:
         wearer: SimulatedPerson,
         *,
         rate_hz: float = 10.0,
-        awake_around: timedelta = timedelta(minutes=2),
+        awake_around: timedelta | None = timedelta(minutes=2),
         poll_s: float = 30.0,
     ) -> None:
         self._person = person
@@ -141,16 +142,16 @@ class DirectMotionBand:
         period = 1.0 / self._rate_hz
         while True:
             now = self._clock.now()
-            walk = self._wearer.walk_near(now, self._awake_around)
-            if walk is None:
+            walk = self._wearer.walk_near(now, self._awake_around or timedelta(0))
+            if walk is None and self._awake_around is not None:
                 await self._clock.sleep(self._poll_s)
                 continue
             sink(Reading(self._person, self._device.id, now, self._sample(now, walk)))
             await self._clock.sleep(period)
 
-    def _sample(self, now: datetime, walk: Walk) -> Motion:
+    def _sample(self, now: datetime, walk: Walk | None) -> Motion:
         noise = self._rng.gauss
-        if walk.start <= now < walk.end:
+        if walk is not None and walk.start <= now < walk.end:
             phase = 2 * math.pi * walk.cadence_spm / 60.0 * (now - walk.start).total_seconds()
             bounce = 0.25 * math.sin(phase)
         else:
