@@ -139,8 +139,10 @@ class App:
                     "rejected": intake.rejected,
                     "unanswered": intake.unanswered,
                 },
+                dropped_readings=lambda: {f"{p}/{d}": n for (p, d), n in ingest.dropped.items()},
                 interval_s=self._tuning.diagnostics_interval_s,
             )
+            ingest.on_dropped = diagnostics.touch
             scheduler = Scheduler(
                 config.persons,
                 tz,

@@ -58,6 +58,7 @@ class _Sleeper:
     deadline: datetime
     seq: int
     future: asyncio.Future[None] = field(compare=False)
+    relative: bool = field(default=False, compare=False)  # slept for a duration, not to a time
 
 
 class SimulatedClock:
@@ -92,11 +93,18 @@ class SimulatedClock:
 
     async def sleep_until(self, deadline: datetime) -> None:
         """Return once virtual time has reached `deadline`."""
+        await self._sleep(deadline, relative=False)
+
+    async def sleep(self, seconds: float) -> None:
+        """Sleep for `seconds` of virtual time (a duration, which a `step` does not change)."""
+        await self._sleep(self.now() + timedelta(seconds=seconds), relative=True)
+
+    async def _sleep(self, deadline: datetime, *, relative: bool) -> None:
         if deadline <= self.now():
             await asyncio.sleep(0)
             return
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        heapq.heappush(self._sleepers, _Sleeper(deadline, next(self._seq), future))
+        heapq.heappush(self._sleepers, _Sleeper(deadline, next(self._seq), future, relative))
         self._arm()
         try:
             await future
@@ -104,9 +112,20 @@ class SimulatedClock:
             if not future.done():
                 future.cancel()
 
-    async def sleep(self, seconds: float) -> None:
-        """Sleep for `seconds` of virtual time."""
-        await self.sleep_until(self.now() + timedelta(seconds=seconds))
+    async def step(self, seconds: float) -> None:
+        """Set the clock forward or back at once, as an NTP correction steps a wall clock.
+
+        As with the system clock, waiting until a moment follows the step (a step forward past
+        it ends the wait), while sleeping for a duration does not notice it.
+        """
+        self._jumped_s += seconds
+        moved = timedelta(seconds=seconds)
+        for sleeper in self._sleepers:
+            if sleeper.relative:
+                sleeper.deadline += moved
+        heapq.heapify(self._sleepers)
+        self._wake_due()
+        await _let_others_run()
 
     async def advance(self, seconds: float) -> None:
         """Jump virtual time forward, waking sleepers in deadline order and letting each run.

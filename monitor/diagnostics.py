@@ -2,7 +2,8 @@
 
 Every publish the broker refuses (MQTT v5 PUBACK reason code, e.g. 0x87 when an ACL denies it) is
 logged and counted, and the counts are kept on the retained `<base>/diagnostics` topic, with the
-commands accepted, refused and left unanswered. Home Assistant shows each person's undelivered
+commands accepted, refused and left unanswered, and the readings a flooding wearable had
+dropped. Home Assistant shows each person's undelivered
 alerts from it (monitor/discovery.py).
 """
 
@@ -31,6 +32,7 @@ class Diagnostics:
         mqtt: MqttClient,
         clock: Clock,
         command_counts: Callable[[], Mapping[str, int]] | None = None,
+        dropped_readings: Callable[[], Mapping[str, int]] | None = None,
         interval_s: float = 5.0,
     ) -> None:
         self._base = base
@@ -38,6 +40,7 @@ class Diagnostics:
         self._mqtt = mqtt
         self._clock = clock
         self._command_counts = command_counts
+        self._dropped_readings = dropped_readings
         self._interval_s = interval_s
         self._since = clock.now()
         self._wake = asyncio.Event()
@@ -84,6 +87,7 @@ class Diagnostics:
             "undelivered_alerts": dict(sorted(self.undelivered_alerts.items())),
             "last_refusal": self.last_refusal,
             "commands": dict(self._command_counts()) if self._command_counts else {},
+            "readings_dropped": dict(self._dropped_readings()) if self._dropped_readings else {},
         }
 
     async def run(self) -> None:

@@ -62,6 +62,7 @@ class Ingest:
         self._saving = asyncio.Lock()
         self._save_failing = False
         self.dropped: Counter[tuple[str, str]] = Counter()
+        self.on_dropped: Callable[[], None] | None = None  # told when a reading was dropped
 
     def put(self, reading: Reading) -> None:
         """Accept a reading from a link; never blocks. A full queue drops it and counts it."""
@@ -70,6 +71,8 @@ class Ingest:
         except asyncio.QueueFull:
             key = (reading.person, reading.device)
             self.dropped[key] += 1
+            if self.on_dropped is not None:
+                self.on_dropped()
             if self.dropped[key] in (1, 10, 100) or self.dropped[key] % 10_000 == 0:
                 log.warning(
                     "%s/%s: readings arrive faster than they can be stored; %d dropped so far",

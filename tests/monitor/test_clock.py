@@ -59,3 +59,25 @@ def test_the_clocks_refuse_naive_starts_and_tell_utc() -> None:
     with pytest.raises(ValueError, match="timezone-aware"):
         SimulatedClock(datetime(2026, 1, 1))  # noqa: DTZ001 - the mistake under test
     assert SystemClock().now().tzinfo is UTC
+
+
+async def test_a_step_moves_waits_for_a_moment_but_not_sleeps_for_a_duration() -> None:
+    clock = SimulatedClock(T0)
+    woken: list[str] = []
+
+    async def until_nine() -> None:
+        await clock.sleep_until(T0 + timedelta(hours=1))
+        woken.append("until 09:00")
+
+    async def ten_minutes() -> None:
+        await clock.sleep(600)
+        woken.append("10 minutes")
+
+    tasks = [asyncio.create_task(until_nine()), asyncio.create_task(ten_minutes())]
+    await asyncio.sleep(0)
+    await clock.step(-3600)  # the wall clock goes back an hour: 07:00
+    await clock.advance(600)
+    assert woken == ["10 minutes"]  # a duration is a duration
+    await clock.step(2 * 3600)  # and forward two hours: 09:10, past 09:00
+    assert woken == ["10 minutes", "until 09:00"]
+    await asyncio.gather(*tasks)
