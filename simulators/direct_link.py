@@ -47,8 +47,12 @@ class DirectWearable:
         interval_s: float = 60.0,
         battery: int = 87,
         absences: tuple[Absence, ...] = (),
+        truth: Clock | None = None,
     ) -> None:
         self._person = person
+        # What the watch counts follows real time; readings are stamped with the service's
+        # clock (the same one, unless a test steps the service's wall clock).
+        self._truth = truth or clock
         self._device = device
         self._clock = clock
         self._wearer = wearer
@@ -93,7 +97,7 @@ class DirectWearable:
                     sink(self._reading(now, LinkState(True, "connected")))
                     sink(self._reading(now, Battery(self._battery)))
                     connected = True
-                total = self.counter_at(now)
+                total = self.counter_at(self._truth.now())
                 if total != last:
                     sink(self._reading(now, StepCount(total, CounterEpoch.LOCAL_DAY)))
                     last = total
@@ -160,18 +164,6 @@ class DirectMotionBand:
         return Motion((sample,), self._rate_hz)
 
 
-def direct_link_factory(
-    wearers: Mapping[str, Wearer],
-    tz: ZoneInfo,
-    *,
-    interval_s: float = 60.0,
-    absences: Mapping[str, tuple[Absence, ...]] | None = None,
-) -> tuple[DirectLinkFactory, dict[tuple[str, str], DirectWearable]]:
-    """A link factory for simulated wearables worn by `wearers` (by person id), and its links."""
-    factory = DirectLinkFactory(wearers, tz, interval_s, absences or {})
-    return factory, factory.links
-
-
 class DirectLinkFactory:
     """Builds a `DirectWearable` for each configured wearable of each simulated person."""
 
@@ -181,11 +173,14 @@ class DirectLinkFactory:
         tz: ZoneInfo,
         interval_s: float,
         absences: Mapping[str, tuple[Absence, ...]],
+        *,
+        truth: Clock | None = None,
     ) -> None:
         self._wearers = wearers
         self._tz = tz
         self._interval_s = interval_s
         self._absences = absences
+        self._truth = truth
         self.links: dict[tuple[str, str], DirectWearable] = {}
 
     def __call__(self, person: str, device: DeviceConfig, clock: Clock) -> Link:
@@ -198,6 +193,7 @@ class DirectLinkFactory:
             self._tz,
             interval_s=self._interval_s,
             absences=self._absences.get(person, ()),
+            truth=self._truth,
         )
         self.links[(person, device.id)] = link
         return link
