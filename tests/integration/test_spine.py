@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 import os
 import signal
 import sqlite3
@@ -228,3 +229,51 @@ async def test_alerts_a_dying_broker_acknowledged_are_sent_again_after_it_return
             async with MqttProbe(config.mqtt, ["recovery/p1/alert"]) as phone:
                 await phone.wait_for(lambda m: len(m) >= 1, within=15)
             assert phone.messages[0].json()["id"] == alert.id
+
+
+@pytest.mark.slow
+async def test_a_service_killed_in_a_burst_of_readings_and_reports_ends_with_each_once(
+    make_config: ConfigFactory, tmp_path: Path, broker: PrivateBroker
+) -> None:
+    config = make_config()
+    config_file = tmp_path / "config.toml"
+    config_file.write_text(config_toml(database=tmp_path / "monitor.db", port=broker.port))
+    burst = 60
+    topics = ["recovery/p1/alert", "recovery/p1/reply/#"]
+    async with MqttProbe(config.mqtt, topics, client_id="phone", persistent=True) as phone:
+        # The watch is counting its walk (12:05-12:25) while the reports pour in.
+        first = await _child(config_file, local(12, 4), 600.0)
+        await asyncio.sleep(1.5)  # the service is up; the walk has begun
+        for number in range(burst):
+            body = json.dumps({"symptom": "leg_numbness_tingling", "id": f"burst-{number}"})
+            phone.client.publish(
+                "recovery/p1/report/symptom", body.encode(), response_topic="recovery/p1/reply/b"
+            )
+            if number == burst // 2:
+                first.send_signal(signal.SIGKILL)  # in the middle of it all
+            await asyncio.sleep(0.01)
+        await first.wait()
+        second = await _child(config_file, local(12, 20), 600.0)
+        try:
+            await phone.wait_for(lambda m: len(_alert_ids(m)) >= burst, within=30)
+        finally:
+            second.send_signal(signal.SIGTERM)
+            assert await second.wait() == 0
+    with sqlite3.connect(tmp_path / "monitor.db") as db:
+        stored = db.execute(
+            "SELECT dedup, count(*) FROM report WHERE kind = 'symptom' GROUP BY dedup"
+        ).fetchall()
+        alerted = db.execute(
+            "SELECT count(*), count(DISTINCT key) FROM alert WHERE event_type = 'warning_symptom'"
+        ).fetchone()
+    assert sorted(stored) == sorted((f"id:burst-{n}", 1) for n in range(burst))
+    assert alerted == (burst, burst)
+    assert len(_alert_ids(phone.messages)) == burst
+
+
+def _alert_ids(messages: list[Received]) -> set[str]:
+    return {
+        m.json()["id"]
+        for m in messages
+        if m.topic.endswith("/alert") and m.json()["event_type"] == "warning_symptom"
+    }
