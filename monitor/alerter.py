@@ -92,9 +92,12 @@ class Alerter:
             log.debug("%s: %s already raised", person, draft.key)
             return None
         if held_back is not None:
-            log.info("%s: %s held back (%s)", person, draft.event_type, held_back)
+            # Which alert it was is health data: only at debug level.
+            log.info("%s: an alert was held back by the alert policy", person)
+            log.debug("%s: %s held back (%s)", person, draft.event_type, held_back)
             return None
-        log.info("%s: alert %s (%s, %s)", person, alert.id, draft.event_type, draft.severity)
+        log.info("%s: alert %s raised", person, alert.id)
+        log.debug("%s: alert %s is %s (%s)", person, alert.id, draft.event_type, draft.severity)
         if also:
             log.info("%s: alert %s also goes to the escalation topic", person, alert.id)
         self._outbox.wake()

@@ -175,9 +175,11 @@ class Intake:
             person, command.kind, command.at, now, command.fields, dedup, since
         )
         if report_id is None:
-            log.info("%s: a %s report arrived twice; the second is ignored", person, command.kind)
+            log.info("%s: a report arrived twice; the second is ignored", person)
             return {"duplicate": True}
-        log.info("%s: %s report stored", person, command.kind)
+        # What was reported is health data: only at debug level.
+        log.info("%s: report %d stored", person, report_id)
+        log.debug("%s: report %d is a %s report", person, report_id, command.kind)
         # The domain reacts to a stored report (monitor/reactions.py).
         await self._reactions.after_report(
             person, report_id, command.kind, command.at, command.fields
