@@ -12,6 +12,9 @@ from monitor.days import at_local, day_bounds, day_start, local_date, minute_of
 from monitor.plan import DayOutcome, Phase, movement_target, phase_of, plan_day, walking_targets
 from monitor.store import Store
 
+# Targets of days older than this (before the newest asked for) are not kept in memory.
+KEEP_TARGETS = timedelta(days=7)
+
 # Report kinds that hold the walking target the next day (recovery-domain.md).
 HOLDING_REPORTS = ("symptom",)
 
@@ -88,6 +91,9 @@ class Progress:
         if cached is None:
             outcomes = await self.outcomes(person, day)
             cached = walking_targets(person.walking, outcomes)[number - 1]
+            # Only recent days are asked for again; keep the cache from growing for months.
+            for old in [k for k in self._targets if k[1] < day - KEEP_TARGETS]:
+                del self._targets[old]
             self._targets[(person.id, day)] = cached
         return cached
 
@@ -110,8 +116,3 @@ class Progress:
             outcomes.append(DayOutcome(walked, warning_reported=day in warned))
             day += timedelta(days=1)
         return outcomes
-
-    def forget_targets(self, person: str) -> None:
-        """Drop cached targets (after a past day's record changed)."""
-        for key in [k for k in self._targets if k[0] == person]:
-            del self._targets[key]
