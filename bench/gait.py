@@ -23,7 +23,6 @@ import argparse  # noqa: E402 - after the thread limits, which must precede nump
 import json  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
-from dataclasses import dataclass  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -41,9 +40,7 @@ from simulators.motion import (  # noqa: E402
     Segment,
     simulate,
 )
-
-DEFAULT_DATA = ROOT.parent / "shared" / "data" / "oxford-step-counter" / "validation"
-STANDARD_GRAVITY = 9.80665
+from simulators.recordings import VALIDATION, ValidationRecording, load_validation  # noqa: E402
 
 SYNTHETIC_MINUTES = 10  # per activity, placement and seed
 SYNTHETIC_SEEDS = 6
@@ -53,37 +50,6 @@ THROUGHPUT_SECONDS = 3.0  # least time spent measuring each figure
 # The detector's work is per second of signal as much as per sample, so slow streams cost more
 # per sample: measured on ten synthetic minutes (walking, then typing) at these rates too.
 THROUGHPUT_RATES_HZ = (12.5, 25.0, 50.0)
-
-
-@dataclass(frozen=True, slots=True, eq=False)
-class ValidationFile:
-    """One recording of the validation set, with the truth and the peers' totals."""
-
-    name: str
-    t: NDArray[np.float64]
-    xyz: NDArray[np.float64]
-    truth: int
-    app: int
-    hardware: int | None  # None where the phone's counter was not recorded
-
-
-def load_validation(directory: Path) -> list[ValidationFile]:
-    """The 7-column, header-less CSV files: ns timestamps, m/s^2, three cumulative counters."""
-    files = []
-    for path in sorted(directory.glob("*.csv")):
-        a = np.loadtxt(path, delimiter=",", ndmin=2)
-        hardware = int(a[:, 6].max())
-        files.append(
-            ValidationFile(
-                name=path.stem,
-                t=(a[:, 0] - a[0, 0]) / 1e9,
-                xyz=a[:, 1:4] / STANDARD_GRAVITY,
-                truth=int(a[:, 5].max()),
-                app=int(a[:, 4].max()),
-                hardware=hardware or None,
-            )
-        )
-    return files
 
 
 def percent_error(count: int, truth: int) -> float:
@@ -96,7 +62,7 @@ def mape(errors: list[float]) -> float:
     return float(np.mean(np.abs(errors))) if errors else float("nan")
 
 
-def accuracy(files: list[ValidationFile]) -> dict[str, object]:
+def accuracy(files: list[ValidationRecording]) -> dict[str, object]:
     """Per-file counts and errors, and the overall MAPE of the detector and of each peer."""
     rows = []
     ours: list[float] = []
@@ -218,7 +184,7 @@ def _batch_and_stream(t: NDArray[np.float64], xyz: NDArray[np.float64]) -> dict[
     }
 
 
-def throughput(files: list[ValidationFile]) -> dict[str, object]:
+def throughput(files: list[ValidationRecording]) -> dict[str, object]:
     """Samples per second on one core: batch, and streaming in blocks of 10 samples."""
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
@@ -245,7 +211,7 @@ def throughput(files: list[ValidationFile]) -> dict[str, object]:
 def main() -> int:
     """Run every measurement and print the JSON document."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="validation CSV folder")
+    parser.add_argument("--data", type=Path, default=VALIDATION, help="validation CSV folder")
     args = parser.parse_args()
     files = load_validation(args.data)
     if not files:

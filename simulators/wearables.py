@@ -16,7 +16,7 @@ import logging
 import struct
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any, Protocol
 
 from bumble import core
@@ -825,19 +825,9 @@ class SimulatedWearable:
         return (x, y, z)
 
     def _read_current_time(self) -> bytes:
+        # The watch's own local time, in the characteristic's format (no adjustment reason).
         local = self._watch_local(self._clock.now())
-        return struct.pack(
-            "<HBBBBBBBB",
-            local.year,
-            local.month,
-            local.day,
-            local.hour,
-            local.minute,
-            local.second,
-            local.isoweekday(),
-            local.microsecond * 256 // 1_000_000,
-            0,
-        )
+        return current_time.build_current_time(local.replace(tzinfo=UTC), UTC, adjust_reason=0)
 
     def _write_current_time(self, value: bytes) -> None:
         local = current_time.parse_current_time(value)

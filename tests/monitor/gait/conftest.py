@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from simulators.motion import Activity, Placement, Recording, Sampling, Segment, simulate
-from tests.monitor.gait.validation_data import VALIDATION, ValidationRecording, load_validation
+from simulators.recordings import VALIDATION, ValidationRecording, load_validation
 
 
 @pytest.fixture(scope="session")

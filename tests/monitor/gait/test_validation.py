@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from monitor.gait import analyze_gait
-from tests.monitor.gait.validation_data import ValidationRecording
+from simulators.recordings import ValidationRecording
 
 PINNED_MAPE_PCT = 0.55
 PINNED_WORST_PCT = 2.1

@@ -1,4 +1,7 @@
-"""The shared validation recordings (Oxford step counter set), loaded for the tests."""
+"""Real recordings with ground truth (the Oxford step counter validation set), for tests, benches.
+
+The files lie beside the project, in `../shared/data/`; their format is not the `analyze` one.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +11,7 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-REPO = Path(__file__).resolve().parents[3]
+REPO = Path(__file__).resolve().parents[1]
 VALIDATION = REPO.parent / "shared" / "data" / "oxford-step-counter" / "validation"
 STANDARD_GRAVITY = 9.80665
 
