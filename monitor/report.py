@@ -332,7 +332,9 @@ def render_png(data: ReportData, path: Path) -> None:
             else "#d98c3f"
             for r in rows
         ]
-        walking.bar(x, walked, color=colours, width=0.65, label="walked (minutes; grey: so far)")
+        walking.bar(
+            x, walked, color=colours, width=0.65, label="walked (orange: short; grey: so far)"
+        )
         targets = [r.target if r.target is not None else float("nan") for r in rows]
         walking.hlines(
             targets, [i - 0.42 for i in x], [i + 0.42 for i in x], color="#222222",
@@ -354,7 +356,7 @@ def render_png(data: ReportData, path: Path) -> None:
                 markersize=4,
                 color=colour,
                 linewidth=1.6,
-                label=f"{name} (0-10)",
+                label=name,
             )
         scores.set_ylim(0, 10.5)
         scores.set_ylabel("score (0-10)")
