@@ -84,6 +84,23 @@ def step_periods(windows: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDA
     sq = x * x
     per_second = sq.reshape(n, seconds, GRID_HZ).mean(axis=2)
     cum = np.cumsum(sq, axis=1)
+    rms = np.sqrt(cum[:, -1] / width)
+    filled = per_second.min(axis=1) >= MIN_SECOND_SHARE * per_second.mean(axis=1)
+    # Most of a day is sitting or still: only windows that pass these cheap tests are worth
+    # the correlation.
+    candidates = np.flatnonzero(filled & (rms >= MIN_RMS_G))
+    steps = np.full(n, np.nan)
+    if candidates.size:
+        steps[candidates] = _rhythm(x[candidates], cum[candidates])
+    return steps, per_second
+
+
+def _rhythm(x: NDArray[np.float64], cum: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Each de-meaned row's step period in s, NaN where it holds no gait-like rhythm.
+
+    `cum` is the running sum of each row's squares.
+    """
+    n, width = x.shape
     energy = cum[:, -1]
     spectrum = np.fft.rfft(x, _FFT_SIZE, axis=1)
     power = spectrum.real**2 + spectrum.imag**2
@@ -133,9 +150,5 @@ def step_periods(windows: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDA
         (period_bins > STEP_MAX_S * GRID_HZ) | (other_step >= OTHER_STEP_MIN),
     )
     step_s = np.where(is_stride, period_bins / 2.0, period_bins) / GRID_HZ
-
-    rms = np.sqrt(energy / width)
-    filled = per_second.min(axis=1) >= MIN_SECOND_SHARE * per_second.mean(axis=1)
     in_band = (step_s >= STEP_MIN_S) & (step_s <= STEP_MAX_S)
-    walking = found & holds & filled & in_band & (rms >= MIN_RMS_G)
-    return np.where(walking, step_s, np.nan), per_second
+    return np.where(found & holds & in_band, step_s, np.nan)
