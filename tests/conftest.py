@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+import logging
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,17 @@ from monitor.config import Config, parse_config
 from simulators.broker import PrivateBroker
 
 ConfigFactory = Callable[..., Config]
+
+
+@pytest.fixture(autouse=True)
+def _quiet_bumble() -> Iterator[None]:
+    # Bumble logs every packet a lost link drops at warning level; on the virtual radio that is
+    # expected, and it would bury the service's own warnings.
+    logger = logging.getLogger("bumble")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    yield
+    logger.setLevel(level)
 
 
 @pytest.fixture

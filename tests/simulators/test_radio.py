@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import struct
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 
 import pytest
@@ -23,15 +22,6 @@ from simulators.wearables import SimulatedWearable, advertising_data
 pytestmark = pytest.mark.timeout(20)
 
 START = datetime(2026, 11, 20, 8, tzinfo=UTC)
-
-
-@pytest.fixture(autouse=True)
-def _quiet_bumble() -> Iterator[None]:
-    logger = logging.getLogger("bumble")
-    level = logger.level
-    logger.setLevel(logging.ERROR)
-    yield
-    logger.setLevel(level)
 
 
 @pytest.fixture

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from typing import TypeVar
 from zoneinfo import ZoneInfo
@@ -29,16 +28,6 @@ FAST = LinkSettings(gatt_timeout_s=0.5, disconnect_timeout_s=0.5, stable_s=30.0)
 UTC_ZONE = ZoneInfo("UTC")
 
 _V = TypeVar("_V")
-
-
-@pytest.fixture(autouse=True)
-def _quiet_bumble() -> Iterator[None]:
-    # Bumble logs every packet a lost link drops at warning level; that is expected here.
-    logger = logging.getLogger("bumble")
-    level = logger.level
-    logger.setLevel(logging.ERROR)
-    yield
-    logger.setLevel(level)
 
 
 @pytest.fixture
