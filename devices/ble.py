@@ -35,13 +35,13 @@ from bleak_retry_connector import (
 )
 
 from devices.base import ReadingSink
+from devices.clock import Clock
+from devices.errors import MonitorError
 from devices.profiles.gatt import Channel, GattParseError, Profile, Session, Write
 from devices.profiles.registry import get_profile
+from devices.readings import LinkState, Reading, ReadingValue
 from devices.scanner import no_adapter_reason
-from monitor.clock import Clock
-from monitor.config import DeviceConfig
-from monitor.errors import MonitorError
-from monitor.models import LinkState, Reading, ReadingValue
+from devices.settings import DeviceConfig
 
 _LOGGER = logging.getLogger(__name__)
 _T = TypeVar("_T")

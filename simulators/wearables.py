@@ -25,6 +25,7 @@ from bumble.controller import Controller
 from bumble.device import AdvertisingType, Connection, Device
 from bumble.gatt import Characteristic, Service
 
+from devices.clock import Clock
 from devices.profiles import (
     battery,
     current_time,
@@ -36,7 +37,6 @@ from devices.profiles import (
 )
 from devices.profiles.current_time import LocalTimeInfo
 from devices.profiles.gatt import GattParseError
-from monitor.clock import Clock
 from simulators.person import Wearer
 
 _LOGGER = logging.getLogger(__name__)

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from typing import Protocol
 
-from monitor.config import DeviceConfig
-from monitor.errors import ParseError
-from monitor.models import ReadingValue
+from devices.errors import ParseError
+from devices.readings import ReadingValue
+from devices.settings import DeviceConfig
 
 _SIG_BASE = "0000{:04x}-0000-1000-8000-00805f9b34fb"
 

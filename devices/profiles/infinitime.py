@@ -13,8 +13,8 @@ from datetime import datetime, timedelta, tzinfo
 
 from devices.profiles import battery, current_time, heart_rate
 from devices.profiles.gatt import Channel, Session, Write, require_length
-from monitor.config import DeviceConfig
-from monitor.models import CounterEpoch, Motion, StepCount
+from devices.readings import CounterEpoch, Motion, StepCount
+from devices.settings import DeviceConfig
 
 MOTION_SERVICE = "00030000-78fc-48fe-8e23-433b3a1942d0"
 STEP_COUNT = "00030001-78fc-48fe-8e23-433b3a1942d0"

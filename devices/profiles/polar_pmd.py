@@ -15,8 +15,8 @@ from datetime import datetime
 
 from devices.profiles import battery, heart_rate
 from devices.profiles.gatt import Channel, GattParseError, Session, Write, require_length
-from monitor.config import DeviceConfig
-from monitor.models import Motion
+from devices.readings import Motion
+from devices.settings import DeviceConfig
 
 SERVICE = "fb005c80-02e7-f387-1cad-8acd2d8df0c8"
 CONTROL_POINT = "fb005c81-02e7-f387-1cad-8acd2d8df0c8"

@@ -15,8 +15,8 @@ from datetime import datetime
 
 from devices.profiles import battery
 from devices.profiles.gatt import Channel, GattParseError, Session, require_length, sig_uuid
-from monitor.config import DeviceConfig
-from monitor.models import CounterEpoch, ReadingValue, RunningCadence, StepCount
+from devices.readings import CounterEpoch, ReadingValue, RunningCadence, StepCount
+from devices.settings import DeviceConfig
 
 SERVICE = sig_uuid(0x1814)
 MEASUREMENT = sig_uuid(0x2A53)

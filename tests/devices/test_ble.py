@@ -17,8 +17,8 @@ from devices.ble import (
     ble_link_factory,
 )
 from devices.profiles.registry import UnknownProfileError
+from devices.settings import DeviceConfig
 from monitor.clock import SimulatedClock
-from monitor.config import DeviceConfig
 
 SETTINGS = LinkSettings(backoff_base_s=2.0, backoff_max_s=300.0)
 CLOCK = SimulatedClock(datetime(2026, 11, 20, tzinfo=UTC))

@@ -5,12 +5,12 @@ from __future__ import annotations
 import asyncio
 import json
 
-from monitor.app import Tuning
 from monitor.clock import SimulatedClock
-from monitor.discovery import discovery_document
+from monitor.mqtt.discovery import discovery_document
+from monitor.service.app import Tuning
 from tests.conftest import ConfigFactory
 from tests.integration.conftest import monday, render, send
-from tests.monitor.test_discovery import TWO_PERSONS, check_field_rules
+from tests.monitor.mqtt.test_discovery import TWO_PERSONS, check_field_rules
 from tests.probe import MqttProbe, Received, running
 
 FAST = Tuning(state_interval_s=0.0, birth_delay_s=(0.0, 0.05))

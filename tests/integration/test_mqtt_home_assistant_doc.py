@@ -14,9 +14,9 @@ from urllib.parse import parse_qs, urlsplit
 import jinja2
 import yaml
 
-from monitor.alerts import AlertDraft, EventType, Severity
 from monitor.clock import SimulatedClock
 from monitor.config import Config
+from monitor.recovery.alerts import AlertDraft, EventType, Severity
 from tests.conftest import ConfigFactory
 from tests.integration.conftest import REPO, monday, until
 from tests.probe import MqttProbe, Received, running

@@ -22,7 +22,7 @@ from devices.profiles import (
     thingy52,
 )
 from devices.profiles.gatt import GattParseError
-from monitor.models import Battery, CounterEpoch, HeartRate, RunningCadence, StepCount
+from devices.readings import Battery, CounterEpoch, HeartRate, RunningCadence, StepCount
 
 PARSERS: list[Callable[[bytes], Any]] = [
     battery.parse_level,

@@ -12,11 +12,11 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from devices.ble import BleLink, BleLinkFactory, LinkSettings
-from monitor import counters
+from devices.readings import LinkState, Reading, StepCount
+from devices.settings import DeviceConfig
 from monitor.clock import SimulatedClock
-from monitor.config import DeviceConfig
 from monitor.days import day_start, local_date
-from monitor.models import LinkState, Reading, StepCount
+from monitor.ingest import counters
 from simulators.radio import VirtualRadio
 
 START = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)

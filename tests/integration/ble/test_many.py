@@ -8,9 +8,9 @@ from datetime import timedelta
 import pytest
 
 from devices.ble import LinkPhase
+from devices.readings import LinkState, StepCount
+from devices.settings import DeviceConfig
 from monitor.clock import SimulatedClock
-from monitor.config import DeviceConfig
-from monitor.models import LinkState, StepCount
 from simulators.person import SimulatedPerson, Walk
 from simulators.radio import VirtualRadio
 from tests.integration.ble.conftest import START, Recorder, counted_steps, make_link, running

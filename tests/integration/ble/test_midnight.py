@@ -8,9 +8,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from devices.readings import StepCount
+from devices.settings import DeviceConfig
 from monitor.clock import SimulatedClock
-from monitor.config import DeviceConfig
-from monitor.models import StepCount
 from simulators.person import SimulatedPerson, Walk
 from simulators.radio import VirtualRadio
 from tests.integration.ble.conftest import Recorder, credited_spans, make_link, running
