@@ -1,4 +1,4 @@
-"""The architecture as the import graph holds it: rooms, one library per owner, no demo in the service.
+"""The architecture as the import graph holds it: rooms, one owner per library, no demo inside.
 
 Each rule is checked on every module's imports (read with `ast`, so a lazy import inside a
 function counts too, except where a rule says module level), and one subprocess checks what
