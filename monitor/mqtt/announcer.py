@@ -139,6 +139,11 @@ class Announcer:
         self.cleared: list[str] = []  # retained topics cleared, in order
         self.offered_again: list[str] = []  # ids of alerts offered again after HA's return
 
+    @property
+    def away_since(self) -> datetime | None:
+        """When Home Assistant's will said it left, while it is not back; else None."""
+        return self._away_since
+
     def wants(self, topic: str) -> bool:
         """Whether a received message is for the announcer (not a command)."""
         return any(_matches(pattern, topic) for pattern in self._watched)

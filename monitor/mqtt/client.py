@@ -496,8 +496,13 @@ def _varint_size(value: int) -> int:
 
 
 def reason_text(code: int, packet_type: int = PacketTypes.PUBACK) -> str:
-    """A reason code's name, for logs and error messages."""
-    return str(ReasonCode(packet_type, identifier=code))
+    """A reason code's name, for logs and error messages (any packet's name for the code)."""
+    for kind in (packet_type, PacketTypes.DISCONNECT):
+        try:
+            return str(ReasonCode(kind, identifier=code))
+        except ValueError:  # not a code of this packet type
+            continue
+    return f"reason code 0x{code:02X}"
 
 
 def _describe_failure(error: BaseException | None, *, tls: bool) -> str:
