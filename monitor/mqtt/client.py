@@ -440,14 +440,19 @@ class MqttClient:
             return False
         if not self._takeover_said:
             self._takeover_said = True
+            where = f"{self._config.host}:{self._config.port}"
+            why = (
+                f"another MQTT client connected to {where} with our client id {self._client_id!r}"
+                if code == SESSION_TAKEN_OVER
+                else f"the broker at {where} closed our connection {self._quick_losses} times in "
+                "a row right after accepting it, as it does when another MQTT client connects "
+                f"with our client id {self._client_id!r}"
+            )
             log.error(
-                "session taken over: another MQTT client connected to %s:%d with our client id "
-                "%r, and the broker closed our connection (%d time(s) in a row); give each "
-                "install its own mqtt.client_id (leave it unset for a unique default)",
-                self._config.host,
-                self._config.port,
-                self._client_id,
-                max(self._quick_losses, 1),
+                "session taken over%s: %s; give each install its own mqtt.client_id (leave it "
+                "unset for a unique default)",
+                "" if code == SESSION_TAKEN_OVER else ", most likely",
+                why,
             )
         else:
             log.debug("lost the MQTT broker again right after connecting (session taken over?)")

@@ -15,7 +15,7 @@ import pytest
 
 from monitor.clock import SimulatedClock
 from monitor.config import Config, parse_config
-from monitor.mqtt.client import PACKET_TOO_LARGE
+from monitor.mqtt.client import FAILURE, PACKET_TOO_LARGE, publish_packet_size
 from monitor.mqtt.discovery import (
     discovery_document,
     discovery_payload,
@@ -182,6 +182,11 @@ async def test_a_broker_with_a_4096_byte_packet_limit_gets_all_of_it_in_pieces(
             assert all(len(m.payload) < 4096 for m in ha.messages)
             code = await app.mqtt.publish("recovery/p1/too-big", b"x" * 5000)
             assert code == PACKET_TOO_LARGE
+            # The size is counted as Mosquitto counts it: 4096 bytes on the wire pass.
+            topic = "recovery/p1/just-fits"
+            payload = b"x" * (4096 - publish_packet_size(topic, b"", qos=1) - 1)
+            assert publish_packet_size(topic, payload, qos=1) == 4096
+            assert await app.mqtt.publish(topic, payload) < FAILURE
             await asyncio.sleep(1.5)  # a dropped connection would be back within a second
             assert app.mqtt.connected
     text = caplog.text
@@ -276,6 +281,6 @@ async def test_two_services_with_one_client_id_are_told_so_in_the_log(
 
     async with running(first, clock, tuning=FAST), running(second, clock, tuning=FAST):
         await until(holds(lambda: bool(said())), within=30.0)
-    assert "another MQTT client connected" in said()[0]
+    assert "another MQTT client connects with our client id" in said()[0]
     assert "'same-id'" in said()[0]
     assert "mqtt.client_id" in said()[0]
