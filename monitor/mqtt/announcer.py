@@ -136,6 +136,7 @@ class Announcer:
         self._away_since: datetime | None = None  # Home Assistant's last will, if not back yet
         self._returned_from: datetime | None = None  # the absence to make up for at its birth
         self.announced = 0  # discovery rounds sent
+        self.births_answered = 0  # Home Assistant births answered (discovery, states, alerts)
         self.cleared: list[str] = []  # retained topics cleared, in order
         self.offered_again: list[str] = []  # ids of alerts offered again after HA's return
 
@@ -208,6 +209,7 @@ class Announcer:
             since, self._returned_from = self._returned_from, None
             if since is not None:
                 await self._offer_again(since)
+            self.births_answered += 1
 
     def _home_assistant(self, message: Incoming) -> None:
         if message.payload == b"offline":

@@ -4,7 +4,6 @@ diagnostics from the start, departed persons removed in HA's order, a shared cli
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -81,8 +80,8 @@ async def test_alerts_raised_while_home_assistant_was_away_are_offered_again_onc
         probe.messages.clear()
 
         probe.client.publish("homeassistant/status", b"online")  # HA's birth
-        await until(holds(lambda: len(announcer.offered_again) >= 1))
-        await asyncio.sleep(0.3)  # anything else would come now
+        await until(holds(lambda: announcer.births_answered >= 1))
+        await flushed(probe)
         again = [m.json()["id"] for m in probe.on("/alert")]
         assert again == [missed]
         assert announcer.offered_again == [missed]
@@ -90,9 +89,16 @@ async def test_alerts_raised_while_home_assistant_was_away_are_offered_again_onc
 
         # A second birth without a will in between offers nothing again.
         probe.client.publish("homeassistant/status", b"online")
-        await until(holds(lambda: announcer.announced >= 3))
-        await asyncio.sleep(0.3)
+        await until(holds(lambda: announcer.births_answered >= 2))
+        await flushed(probe)
         assert [m.json()["id"] for m in probe.on("/alert")] == [missed]
+
+
+async def flushed(probe: MqttProbe) -> None:
+    """Whatever the service published before now has reached the probe: a command's answer,
+    published after it on the same connection, has."""
+    answer = await send(probe, "recovery/p1/report/function", b"5", name="barrier")
+    assert answer["ok"] is True
 
 
 def holds(predicate: Callable[[], bool]) -> Callable[[], Awaitable[bool]]:
@@ -124,8 +130,7 @@ async def test_two_installs_and_ids_with_underscores_coexist_on_one_broker(
         async with running(config, clock, tuning=FAST) as app:
             await until(announced(app))
     async with MqttProbe(installs[0].mqtt, [DISCOVERY], client_id="ha") as ha:
-        await ha.wait_for(lambda m: len({x.topic for x in m}) >= 4)
-        await asyncio.sleep(0.2)
+        await ha.wait_for(lambda m: {x.topic for x in m} >= set(expected))
         shown = {topic: json.loads(payload) for topic, payload in retained(ha.messages).items()}
     assert shown == expected
     unique_ids = [c["unique_id"] for d in shown.values() for c in d["cmps"].values()]
@@ -186,8 +191,9 @@ async def test_a_broker_with_a_4096_byte_packet_limit_gets_all_of_it_in_pieces(
             topic = "recovery/p1/just-fits"
             payload = b"x" * (4096 - publish_packet_size(topic, b"", qos=1) - 1)
             assert publish_packet_size(topic, payload, qos=1) == 4096
+            # Acknowledged after the refused one: had that gone out, the broker would have
+            # dropped the connection first (and "lost the MQTT broker" be logged by now).
             assert await app.mqtt.publish(topic, payload) < FAILURE
-            await asyncio.sleep(1.5)  # a dropped connection would be back within a second
             assert app.mqtt.connected
     text = caplog.text
     assert text.count("connected to the MQTT broker") == 2  # the service and the probe, once each
