@@ -397,6 +397,7 @@ class MqttClient:
             log.warning("%s; retrying", text)
         self.refusal = text
         self._broker_refused = False
+        self._quick_losses = 0  # the broker was away: not a takeover
         self._attempted.set()
 
     def _suback(self, mid: int, codes: tuple[int, ...]) -> None:
@@ -430,7 +431,8 @@ class MqttClient:
         """Whether this loss looks like a session takeover; says so in one line when it starts.
 
         MQTT v5 brokers may say so (0x8E); Mosquitto 2.0.11 just closes the connection, so a run
-        of connections each lost within seconds of being accepted is read the same way.
+        of connections each lost within seconds of being accepted, with no failed attempt in
+        between (a restarting broker refuses us for a while), is read the same way.
         """
         quick = asyncio.get_running_loop().time() - self._connected_at < TAKEOVER_WINDOW_S
         self._quick_losses = self._quick_losses + 1 if quick else 0
