@@ -218,7 +218,7 @@ class ActivityProcessor:
             self._counters[key] = seen.state
         if seen.outcome in {Outcome.RESET, Outcome.REJECTED, Outcome.REBASELINED}:
             out.events.append(CounterEvent(reading.person, reading.device, at, seen.outcome))
-        if seen.span is None:
+        if not seen.spans:
             return []
         person, device = key
         return [
@@ -230,7 +230,8 @@ class ActivityProcessor:
                 inferred_steps=share.steps if share.inferred else 0,
                 inferred_walking_s=share.inferred_walking_s,
             )
-            for share in counters.spread(seen.span)
+            for span in seen.spans
+            for share in counters.spread(span)
         ]
 
     def to_json(self) -> dict[str, Any]:
