@@ -37,6 +37,7 @@ from bleak_retry_connector import (
 from devices.base import ReadingSink
 from devices.clock import Clock
 from devices.errors import MonitorError
+from devices.profiles.current_time import next_zone_change
 from devices.profiles.gatt import Channel, GattParseError, Profile, Session, Write
 from devices.profiles.registry import get_profile
 from devices.readings import LinkState, Reading, ReadingValue
@@ -89,7 +90,7 @@ class LinkSettings:
     stream_silence_s: float = 30.0
     # Real seconds one GATT request (or a watchdog read) may take before the wearable is lost.
     gatt_timeout_s: float = 10.0
-    # Watches drift and zones change (DST): rewrite the clock this often while connected.
+    # Watches drift: rewrite the clock this often while connected (and at each zone change).
     clock_resync_s: float = 6 * 3600.0
     # Real seconds a disconnect may take before the link gives up waiting for it.
     disconnect_timeout_s: float = 5.0
@@ -421,9 +422,12 @@ class BleLink:
                 raise WearableLostError("its value changed without a notification")
 
     async def _resync_clock(self, connection: _Connection) -> None:
-        """Rewrite the wearable's clock now and then (drift, DST)."""
+        """Rewrite the wearable's clock now and then (drift), and at each change of the zone."""
+        period = timedelta(seconds=self._settings.clock_resync_s)
         while not connection.lost.is_set():
-            await self._clock.sleep(self._settings.clock_resync_s)
+            now = self._clock.now()
+            change = next_zone_change(now, self._zone, period)
+            await self._clock.sleep_until(change or now + period)
             try:
                 await self._write_setup(connection.client)
             except (BleakError, TimeoutError, DeviceError) as exc:

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo, available_timezones
 
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from devices.readings import CounterEpoch
-from monitor.days import minute_of
+from monitor.days import day_start, local_date, minute_of, minute_start
 from monitor.ingest.counters import (
     CounterState,
     Observation,
@@ -20,6 +21,7 @@ from monitor.ingest.counters import (
     observe,
     spread,
 )
+from tests.devices.profiles.test_zones import transitions
 
 DAY = CounterEpoch.LOCAL_DAY
 POWER = CounterEpoch.POWER_ON
@@ -430,3 +432,50 @@ def test_stale_state_survives_a_round_trip_through_json() -> None:
     assert first.unconfirmed_since == MIDNIGHT
     for state in (stale.state, first):
         assert CounterState.from_json(state.to_json()) == state
+
+
+# -- issue 13: day totals around every zone's transitions -------------------------------------
+
+
+def _unique_transitions() -> list[tuple[str, datetime]]:
+    """One zone per distinct (instant, offset before, offset after) in 2025-2027."""
+    seen: dict[tuple[datetime, timedelta, timedelta], str] = {}
+    for name in sorted(available_timezones()):
+        zone = ZoneInfo(name)
+        for change in transitions(name):
+            before = (change - timedelta(seconds=1)).astimezone(zone).utcoffset()
+            after = change.astimezone(zone).utcoffset()
+            assert before is not None
+            assert after is not None
+            seen.setdefault((change, before, after), name)
+    return sorted((name, change) for (change, _b, _a), name in seen.items())
+
+
+@pytest.mark.parametrize(("name", "change"), _unique_transitions())
+def test_day_totals_around_a_zone_transition_neither_lose_nor_double_steps(
+    name: str, change: datetime
+) -> None:
+    """A watch resetting at each local midnight, 20 steps every 10 minutes, for three days."""
+    zone = ZoneInfo(name)
+    first_day = local_date(change, zone) - timedelta(days=1)
+    start, end = day_start(first_day, zone), day_start(first_day + timedelta(days=3), zone)
+    walked: dict[date, int] = {}
+    credited: dict[date, int] = {}
+    state: CounterState | None = None
+    counter, counting_day = 0, first_day
+    moment = start + timedelta(seconds=30)
+    while moment < end:
+        step_at = moment - timedelta(seconds=10)
+        today = local_date(step_at, zone)
+        if today != counting_day:
+            counter, counting_day = 0, today  # the watch's midnight (its zone kept current)
+        counter += 20
+        walked[today] = walked.get(today, 0) + 20
+        seen = observe(state, counter, DAY, moment, day_start(local_date(moment, zone), zone))
+        state = seen.state
+        for span in seen.spans:
+            for share in spread(span):
+                day = local_date(minute_start(share.minute), zone)
+                credited[day] = credited.get(day, 0) + share.steps
+        moment += timedelta(minutes=10)
+    assert credited == walked
