@@ -94,15 +94,43 @@ class LinkSettings:
     clock_resync_s: float = 6 * 3600.0
     # Real seconds a disconnect may take before the link gives up waiting for it.
     disconnect_timeout_s: float = 5.0
+    # After a failure that is not the radio's (a wrong profile, a firmware that answers what
+    # the profile does not expect, a bug): retried this seldom, in case a firmware update or a
+    # restart with a fixed config came in between.
+    problem_retry_s: float = 3600.0
+
+
+def is_transient(error: BaseException | None) -> bool:
+    """Whether a failed attempt is the radio's (out of range, busy, timed out): retry soon.
+
+    Anything else (an incompatible wearable, bytes the profile cannot build or read, a bug)
+    fails the same way on the next attempt.
+    """
+    if error is None:
+        return True
+    if isinstance(error, IncompatibleWearableError | GattParseError):
+        return False
+    return isinstance(error, BleakError | TimeoutError | OSError | WearableLostError)
+
+
+def problem_advice(error: BaseException) -> str:
+    """What to do about a failure that is not the radio's, for the log and the device state."""
+    if isinstance(error, IncompatibleWearableError):
+        return f"{error} (check the device's profile in the config, or update its firmware)"
+    return (
+        f"setting the wearable up failed: {_describe(error)}; this is not a radio problem: "
+        "check the device's profile and the configured time zone, and report it with this "
+        "message, the wearable's model and firmware"
+    )
 
 
 def backoff_delay(attempt: int, error: BaseException | None, settings: LinkSettings) -> float:
     """Clock seconds to wait before attempt `attempt + 1`, after `attempt` failures (0: none)."""
     if attempt <= 0:
         return 0.0
-    if isinstance(error, IncompatibleWearableError):
-        # Only a firmware update or a config change helps; do not hammer the wearable.
-        return settings.backoff_max_s
+    if not is_transient(error):
+        # Only a firmware update, a config change or a fix helps; do not hammer the wearable.
+        return settings.problem_retry_s
     exponent = attempt - 1
     if isinstance(error, BleakOutOfConnectionSlotsError):
         # The adapter or proxy is full: wait as if several attempts had already failed.
@@ -199,8 +227,18 @@ class BleLink:
                     failures, error = failures + 1, exc
                     reason = _describe(exc)
                     level = logging.DEBUG if reason == said else logging.WARNING
-                    _LOGGER.log(level, "%s: %s; trying again with backoff", self.device_id, reason)
                     said = reason
+                    if is_transient(exc):
+                        _LOGGER.log(
+                            level, "%s: %s; trying again with backoff", self.device_id, reason
+                        )
+                        continue
+                    advice = problem_advice(exc)
+                    hours = self._settings.problem_retry_s / 3600.0
+                    _LOGGER.log(
+                        level, "%s: %s; trying again in %.1f h", self.device_id, advice, hours
+                    )
+                    self._emit(LinkState(False, reason, problem=advice))
                     continue
                 failures, error, said = (0, None, "") if stable else (failures + 1, None, said)
         finally:
