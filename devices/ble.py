@@ -38,7 +38,7 @@ from devices.base import ReadingSink
 from devices.clock import Clock
 from devices.errors import MonitorError
 from devices.profiles.current_time import next_zone_change
-from devices.profiles.gatt import Channel, GattParseError, Profile, Session, Write
+from devices.profiles.gatt import Channel, Exchange, GattParseError, Profile, Session, Write
 from devices.profiles.registry import get_profile
 from devices.readings import LinkState, Reading, ReadingValue
 from devices.scanner import no_adapter_reason
@@ -151,6 +151,8 @@ class _Connection:
     # so that a watchdog read can tell whether notifications have silently stopped.
     last_bytes: dict[str, bytes] = field(default_factory=dict)
     notified: dict[str, int] = field(default_factory=dict)
+    # Answers awaited by a handshake, per characteristic: the next value notified.
+    answers: dict[str, asyncio.Future[bytes]] = field(default_factory=dict)
 
     def lose(self, reason: str) -> None:
         if not self.lost.is_set():
@@ -331,6 +333,12 @@ class BleLink:
                 )
                 connection.streaming |= channel.streaming
         await self._write(client, self._session.start(self._clock.now()))
+        if self._session.handshake is not None:
+            exchanges = {
+                channel.uuid: self._exchanger(connection, characteristic)
+                for channel, characteristic in channels
+            }
+            await self._session.handshake(exchanges, self._clock.now())
         for channel, characteristic in channels:
             if channel.read_on_connect and "read" in characteristic.properties:
                 await self._read_channel(connection, channel, characteristic)
@@ -397,6 +405,24 @@ class BleLink:
             self._deliver(channel, data)
         return data
 
+    def _exchanger(
+        self, connection: _Connection, characteristic: BleakGATTCharacteristic
+    ) -> Exchange:
+        """Write a command to `characteristic` and await the value it indicates next."""
+        uuid = characteristic.uuid.lower()
+
+        async def exchange(command: bytes) -> bytes:
+            answer: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+            connection.answers[uuid] = answer
+            try:
+                async with asyncio.timeout(self._settings.gatt_timeout_s):
+                    await connection.client.write_gatt_char(characteristic, command, response=True)
+                    return await answer
+            finally:
+                connection.answers.pop(uuid, None)
+
+        return exchange
+
     def _notification_handler(
         self, connection: _Connection, channel: Channel
     ) -> Callable[[BleakGATTCharacteristic, bytearray], None]:
@@ -404,6 +430,9 @@ class BleLink:
             connection.last_heard = self._clock.now()
             connection.notified[channel.uuid] = connection.notified.get(channel.uuid, 0) + 1
             connection.last_bytes[channel.uuid] = bytes(data)
+            answer = connection.answers.pop(channel.uuid, None)
+            if answer is not None and not answer.done():
+                answer.set_result(bytes(data))
             self._deliver(channel, bytes(data))
 
         return on_notification

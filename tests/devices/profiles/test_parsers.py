@@ -219,9 +219,9 @@ def test_watch_is_set_slightly_ahead_on_a_whole_second(moment: datetime) -> None
 def test_polar_start_command_and_response() -> None:
     # Start the accelerometer: 52 Hz, 16 bits, 8 g.
     assert polar_pmd.build_start(52) == bytes.fromhex("0202000134000101100002010800")
-    assert polar_pmd.parse_start(polar_pmd.build_start(52)) == 52
-    assert polar_pmd.parse_response(bytes.fromhex("f002020000")) == (0x02, 0)
-    assert polar_pmd.parse_response(bytes.fromhex("f002020501")) == (0x02, 5)
+    assert polar_pmd.parse_start(polar_pmd.build_start(52)).rates == (52,)
+    assert polar_pmd.parse_response(bytes.fromhex("f002020000")).status == 0
+    assert polar_pmd.parse_response(bytes.fromhex("f002020501")).status == 5
     with pytest.raises(GattParseError, match="not an accelerometer start"):
         polar_pmd.parse_start(bytes.fromhex("0201"))
 
@@ -230,7 +230,7 @@ def test_polar_plain_and_compressed_frames() -> None:
     header = bytes.fromhex("020100000000000000")
     plain = header + bytes.fromhex("01e803000018fce903ffff17fc")
     assert polar_pmd.parse_frame(plain) == polar_pmd.AccFrame(
-        1, ((1000, 0, -1000), (1001, -1, -1001))
+        1, ((1000, 0, -1000), (1001, -1, -1001)), 0x01
     )
     # Reference (1000, 0, -1000), then one block of two samples with 3-bit deltas:
     # (+1, -1, +2) and (+3, 0, -4), packed least significant bit first.
@@ -255,4 +255,5 @@ def test_polar_plain_and_compressed_frames() -> None:
 )
 def test_polar_frames_round_trip(samples: list[tuple[int, int, int]], compressed: bool) -> None:
     frame = polar_pmd.build_frame(123, samples, compressed=compressed)
-    assert polar_pmd.parse_frame(frame) == polar_pmd.AccFrame(123, tuple(samples))
+    parsed = polar_pmd.parse_frame(frame)
+    assert (parsed.timestamp_ns, parsed.samples) == (123, tuple(samples))
