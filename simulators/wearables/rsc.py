@@ -33,6 +33,7 @@ class RscPeripheral(PeripheralBase):
         self.base = host.wearer.steps_until(host.clock.now())
         self.silent_when_still = False
         self.reports = 0
+        self._last_tick = (host.clock.now(), self.base)  # when, and the wearer's steps then
 
     def services(self) -> list[Service]:
         """The RSC service."""
@@ -57,13 +58,15 @@ class RscPeripheral(PeripheralBase):
         interval = self.interval_s() * self.host.slow_factor
         wearer = self.host.wearer
         steps = wearer.steps_until(now)
+        last_at, last_steps = self._last_tick
+        self._last_tick = (now, steps)
         if self.silent_when_still:
-            # Such a pod reports what it measured since its last report, and nothing at all
-            # while its wearer stands still.
-            walked = steps - wearer.steps_until(now - timedelta(seconds=interval))
-            if walked == 0:
+            # Such a pod reports the cadence it measured since its last look, and nothing at
+            # all while its wearer stands still.
+            walked, elapsed = steps - last_steps, (now - last_at).total_seconds()
+            if walked == 0 or elapsed <= 0:
                 return
-            spm = min(255, round(walked * 60.0 / interval))
+            spm = min(255, round(walked * 60.0 / elapsed))
         else:
             # Pods average cadence over the last strides; so does the simulation (whole steps
             # over a couple of seconds would jitter by tens of steps a minute).

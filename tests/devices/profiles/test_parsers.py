@@ -152,18 +152,33 @@ def test_rsc_measurement_variants() -> None:
         rsc.parse_measurement(bytes.fromhex("0180016e7d"))
 
 
-def test_cadence_integrator_integrates_and_skips_gaps() -> None:
+def test_cadence_integrator_credits_each_report_its_interval_and_skips_gaps() -> None:
+    # Changed with issue 13: a report covers at most the pod's report interval (here 1 s).
     start = datetime(2026, 11, 20, 9, tzinfo=UTC)
     integrator = rsc.CadenceIntegrator(max_gap_s=10)
-    assert integrator.add(start, 120) == 0  # the first report opens the interval
-    for second in range(1, 61):
+    assert integrator.add(start, 120) == 2  # covers the second before it
+    for second in range(1, 60):
         integrator.add(start + timedelta(seconds=second), 120)
     assert integrator.total == 120
-    # A gap longer than max_gap_s is not integrated, whatever the cadence.
-    assert integrator.add(start + timedelta(seconds=90), 120) == 120
+    assert integrator.report_interval_s == 1.0
+    # A gap is credited only the pod's interval (x 1.25), whatever the cadence.
+    assert integrator.add(start + timedelta(seconds=90), 120) == 122
     integrator.pause()
-    assert integrator.add(start + timedelta(seconds=91), 120) == 120
-    assert integrator.add(start + timedelta(seconds=92), 120) == 122
+    assert integrator.add(start + timedelta(seconds=91), 120) == 124
+
+
+@pytest.mark.parametrize("every_s", [1.0, 2.0, 0.5])
+def test_a_pod_silent_while_its_wearer_stops_is_not_credited_the_silence(every_s: float) -> None:
+    # Issue 13: 60 s at 100 spm, a 12 s stop with no reports, 60 s at 100 spm: 200 steps
+    # (the old integrator credited the 12 s at 100 spm: about 220).
+    start = datetime(2026, 11, 20, 9, tzinfo=UTC)
+    integrator = rsc.CadenceIntegrator()
+    reports = round(60 / every_s)
+    for resumed in (0.0, 72.0):
+        for index in range(1, reports + 1):
+            integrator.add(start + timedelta(seconds=resumed + index * every_s), 100)
+    assert integrator.total == pytest.approx(200, abs=1)
+    assert integrator.report_interval_s == every_s
 
 
 def test_local_time_information_for_a_zone_with_dst() -> None:
