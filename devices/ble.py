@@ -390,9 +390,12 @@ class BleLink:
             current = None
             if write.read_first:
                 current = bytes(await self._gatt(client.read_gatt_char(characteristic)))
-            await self._gatt(
-                client.write_gatt_char(characteristic, write.build(current), response=True)
-            )
+            value = write.build(current)
+            if write.read_first and value == current:
+                # Already as wanted: some firmware keeps each write in flash (Thingy:52).
+                _LOGGER.debug("%s: %s already set; not written", self.device_id, write.uuid)
+                continue
+            await self._gatt(client.write_gatt_char(characteristic, value, response=True))
 
     async def _read_channel(
         self, connection: _Connection, channel: Channel, characteristic: BleakGATTCharacteristic

@@ -68,7 +68,8 @@ class Channel:
 
 @dataclass(frozen=True, slots=True)
 class Write:
-    """A value written on every connect; `build` gets the current value when `read_first`."""
+    """A value written on every connect; `build` gets the current value when `read_first`, and
+    then nothing is written if the value built is the current one."""
 
     uuid: str
     build: Callable[[bytes | None], bytes]
