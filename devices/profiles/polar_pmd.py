@@ -89,6 +89,20 @@ class PmdSettings:
     factor: float | None = None
 
 
+# Measurement types by their bit in the features value (the control point's read value).
+MEASUREMENT_TYPES = {0: "ecg", 1: "ppg", 2: "acc", 3: "ppi", 5: "gyro", 6: "mag"}
+_FEATURES = 0x0F
+
+
+def parse_features(data: bytes) -> frozenset[str]:
+    """The measurement types a control point read offers: 0x0F, then a bit per type."""
+    require_length(data, "pmd features", at_least=2)
+    if data[0] != _FEATURES:
+        raise GattParseError(f"pmd features: unexpected opening byte {data[0]:#04x}")
+    bits = int.from_bytes(data[1:3], "little")
+    return frozenset(name for bit, name in MEASUREMENT_TYPES.items() if bits >> bit & 1)
+
+
 def build_get_settings() -> bytes:
     """The control point command asking which accelerometer settings are supported."""
     return bytes([OP_GET_SETTINGS, ACC])

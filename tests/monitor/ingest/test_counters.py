@@ -479,3 +479,72 @@ def test_day_totals_around_a_zone_transition_neither_lose_nor_double_steps(
                 credited[day] = credited.get(day, 0) + share.steps
         moment += timedelta(minutes=10)
     assert credited == walked
+
+
+# -- cases from public bug reports (see docs/ble.md) -------------------------------------------
+
+
+def test_infinitime_1270_a_notification_after_midnight_sends_yesterdays_count_first() -> None:
+    # InfiniTimeOrg/InfiniTime#1270 (case 1): 1000 steps synced before midnight; in the morning
+    # an incoming notification makes the watch send 1000 again, then it resets to 0.
+    totals = _day_totals(
+        [
+            ("0 22:00", 1_000, "up"),
+            ("1 07:00", 1_000, "up"),
+            ("1 07:01", 0, "up"),
+            ("1 09:00", 40, "up"),
+        ],
+        CounterState(900, at("21:00")),
+    )
+    assert totals == {0: 100, 1: 40}
+
+
+def test_infinitime_1270_event_log_stale_morning_then_a_reboot_in_the_evening() -> None:
+    # InfiniTimeOrg/InfiniTime#1270 (an event log every 30 min): 13,660 from 06:29 to 08:59,
+    # 0 from 09:29, 1,150 from 16:00 to 17:30, then 271 at 18:00 (a reboot in between).
+    readings = [("0 23:29", 13_660, "up")]
+    readings += [(f"1 {h:02d}:29", 13_660, "back") for h in range(6, 9)]
+    readings += [(f"1 {h:02d}:29", 0, "up") for h in range(9, 16)]
+    readings += [(f"1 {t}", 1_150, "up") for t in ("16:00", "16:30", "17:00", "17:30")]
+    readings += [("1 18:00", 271, "back")]
+    totals = _day_totals(readings, CounterState(13_000, at("22:00")))
+    assert totals[1] == 1_150 + 271
+
+
+def test_infinitime_787_a_watch_asleep_after_midnight_counts_nothing_until_woken() -> None:
+    # InfiniTimeOrg/InfiniTime#787 and #2274: with tap-to-wake only, the counter does not start
+    # the new day until the watch is woken; it showed yesterday's count, then 0 at the wake.
+    totals = _day_totals(
+        [
+            ("0 22:00", 5_000, "up"),
+            ("1 07:30", 5_000, "up"),
+            ("1 07:45", 0, "up"),
+            ("1 08:00", 200, "up"),
+        ],
+        CounterState(4_000, at("20:00")),
+    )
+    assert totals == {0: 1_000, 1: 200}
+
+
+def test_infinitime_928_a_corrupted_count_does_not_become_steps() -> None:
+    # InfiniTimeOrg/InfiniTime#928: 536 million steps by midday (2**29 and a few), once.
+    state = CounterState(5_000, at("11:50"))
+    glitch = observe(state, 2**29 + 5_010, DAY, at("11:51"), MIDNIGHT)
+    assert glitch.outcome is Outcome.REJECTED
+    after = observe(glitch.state, 5_100, DAY, at("11:55"), MIDNIGHT)
+    assert credited(after) == 100
+
+
+def test_infinilink_154_a_crash_at_noon_keeps_the_mornings_steps() -> None:
+    # InfiniTimeOrg/InfiniLink#154: 10,000 steps before noon, the watch crashed and rebooted
+    # (the count went to 0), then counted on: the day keeps the morning's 10,000.
+    totals = _day_totals(
+        [
+            ("0 11:50", 10_000, "first"),
+            ("0 11:55", 10_050, "up"),
+            ("0 12:02", 0, "back"),
+            ("0 13:00", 800, "up"),
+        ],
+        None,
+    )
+    assert totals == {0: 10_050 + 800}
