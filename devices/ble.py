@@ -287,6 +287,9 @@ class BleLink:
         except DeviceError as exc:
             connection.lose(_describe(exc))
             failure = exc
+        except Exception as exc:  # not the radio's: said by run(), with what to do
+            connection.lose(_describe(exc))
+            raise
         finally:
             await self._end(connection)
         if isinstance(failure, IncompatibleWearableError):
