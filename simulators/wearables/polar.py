@@ -34,19 +34,25 @@ class PolarModel:
     offered: PmdSettings
     frame_type: int
     factor: float | None = None  # in the start response, for type-0 compressed frames
+    # What a read of the control point returns: 0x0F, then a bit per measurement type.
+    features: bytes = bytes([0x0F, 1 << polar_pmd.ACC]) + bytes(15)
 
 
-# Rates, ranges and frame types from the SDK's product pages and parsers' tests.
+# Rates, ranges and frame types from the SDK's product pages and parsers' tests; the features
+# read as reported in polar-ble-sdk#360 (an H10: ECG, accelerometer) and #249 (a Verity Sense:
+# PPG, accelerometer, PPI, gyroscope, magnetometer), 17 bytes.
 H10 = PolarModel(
     "Polar H10",
     PmdSettings(rates=(25, 50, 100, 200), resolutions=(16,), ranges=(2, 4, 8)),
     polar_pmd.FRAME_COMPRESSED_1,
+    features=bytes.fromhex("0f05") + bytes(15),
 )
 VERITY_SENSE = PolarModel(
     "Polar Sense",
     PmdSettings(rates=(52,), resolutions=(16,), ranges=(8,), channels=(3,)),
     polar_pmd.FRAME_COMPRESSED_0,
     factor=polar_pmd.RANGE_G / 32768.0,  # 16 bits over +-8 g: 2.44e-4 g per unit
+    features=bytes.fromhex("0f6e02") + bytes(14),
 )
 
 
@@ -67,7 +73,6 @@ class PolarPeripheral(PeripheralBase):
     def services(self) -> list[Service]:
         """Heart Rate and PMD."""
         host = self.host
-        features = 1 << polar_pmd.ACC
         return [
             heart_rate_service(host),
             service(
@@ -76,7 +81,7 @@ class PolarPeripheral(PeripheralBase):
                     host.characteristic(
                         polar_pmd.CONTROL_POINT,
                         READ | WRITE | INDICATE,
-                        lambda: b"\x0f" + bytes([features]),  # features: ACC
+                        lambda: self.model.features,
                         self._on_command,
                     ),
                     host.characteristic(polar_pmd.DATA, NOTIFY),
