@@ -7,8 +7,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from devices.profiles import current_time, infinitime, polar_pmd
+from devices.profiles import current_time, heart_rate, infinitime, polar_pmd
 from devices.profiles.gatt import GattParseError
+from devices.readings import HeartRate
 
 NEW_YORK = ZoneInfo("America/New_York")
 
@@ -73,3 +74,9 @@ def test_a_corrupted_step_count_parses_and_is_left_to_the_counter_logic() -> Non
     # steps); the user's app showed 536 million steps by midday (2**29 and a few).
     assert infinitime.parse_step_count(bytes.fromhex("08000000")).total == 8
     assert infinitime.parse_step_count((2**29 + 5000).to_bytes(4, "little")).total == 2**29 + 5000
+
+
+def test_a_heart_rate_measurement_as_a_watch_logged_it() -> None:
+    # piggz/harbour-amazfish#181: a log shows Heart Rate Measurement changes as "\x00O":
+    # flags 0 (8-bit rate, no contact, energy or RR fields), 0x4F = 79 bpm.
+    assert heart_rate.parse_measurement(b"\x00O") == HeartRate(79)
