@@ -75,6 +75,7 @@ def state_document(
                 "connected": status.connected,
                 "battery": status.battery,
                 "last_seen": status.last_seen.isoformat() if status.last_seen else None,
+                "problem": status.problem,
             }
             for device, status in sorted(devices.items())
         },
