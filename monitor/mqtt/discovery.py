@@ -232,6 +232,10 @@ def discovery_document(
             device_class="connectivity",
             expire_after=expire_after_s,
             value_template="{{ 'ON' if " + entry + ".connected else 'OFF' }}",
+            # Why a wearable cannot be used (a link setup problem, devices/ble.py), shown as an
+            # attribute of its connectivity entity; null while it works.
+            json_attributes_topic=state,
+            json_attributes_template="{{ {'problem': " + entry + ".problem} | tojson }}",
             entity_category="diagnostic",
         )
         add(

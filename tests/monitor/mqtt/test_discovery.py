@@ -63,7 +63,8 @@ ALLOWED = {
     "sensor": {"state_topic", "value_template", "device_class", "state_class",
                "unit_of_measurement", "suggested_display_precision", "options", "expire_after"},
     "binary_sensor": {"state_topic", "value_template", "device_class", "expire_after",
-                      "payload_on", "payload_off"},
+                      "payload_on", "payload_off", "json_attributes_topic",
+                      "json_attributes_template"},
     "event": {"state_topic", "event_types", "value_template", "device_class"},
     "number": {"command_topic", "command_template", "state_topic", "value_template", "min",
                "max", "step", "mode", "unit_of_measurement"},
@@ -397,8 +398,28 @@ def test_discovery_is_spread_over_documents_that_fit_the_broker(limit: int) -> N
 
 def test_what_fits_nowhere_is_named() -> None:
     conf = config()
-    found = discovery_messages(conf, conf.persons[0], expire_after_s=60, fits=packet_limit(700))
+    found = discovery_messages(conf, conf.persons[0], expire_after_s=60, fits=packet_limit(740))
     assert found.left_out == ("report_symptom",)  # its options make it the largest
     assert "steps" not in found.left_out
     for topic, payload in found.messages:
-        assert packet_limit(700)(topic, payload)
+        assert packet_limit(740)(topic, payload)
+
+
+@pytest.mark.parametrize("problem", [None, "the wearable refused the setup: check its firmware"])
+def test_a_wearables_setup_problem_shows_on_its_connectivity_entity(problem: str | None) -> None:
+    conf = config()
+    person = conf.persons[0]
+    document = discovery_document(conf, person, expire_after_s=900)
+    connectivity = [c for c in document["cmps"].values() if c.get("device_class") == "connectivity"]
+    assert len(connectivity) == len(person.devices)
+    for component, device in zip(connectivity, person.devices, strict=True):
+        assert component["json_attributes_topic"] == component["state_topic"]
+        state: dict[str, dict[str, dict[str, object]]] = {
+            "devices": {d.id: {"connected": False, "problem": None} for d in person.devices}
+        }
+        state["devices"][device.id]["problem"] = problem
+        environment = jinja2.Environment(autoescape=False)  # noqa: S701 - JSON text, not HTML
+        rendered = environment.from_string(component["json_attributes_template"]).render(
+            value_json=state
+        )
+        assert json.loads(rendered) == {"problem": problem}
