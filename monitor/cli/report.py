@@ -27,11 +27,13 @@ from monitor.recovery.plan import (
     WeekPlan,
     exercises,
     expected_sessions,
+    movement_target,
     pain_type_note,
     phase_of,
     plan_day,
     precaution_notes,
     session_note,
+    target_met,
     week_plan,
 )
 from monitor.recovery.tracking import daily_scores, exercise_counts, exercises_done, sessions
@@ -115,36 +117,44 @@ async def gather(
     for alert in sent:
         by_day[local_date(alert.created_at, tz)].append(alert.event_type)
     today = local_date(now, tz)
+    # One pass for the whole range: the targets from the plan's start, the minutes of the days
+    # not yet judged in one read (a constant number of queries, linear in the days).
+    targets = await progress.walking_targets(person, first, last)
+    span = [first + timedelta(days=i) for i in range((last - first).days + 1)]
+    unjudged = [
+        (day, min(now, progress.day_plan_times(person, day)[1]))
+        for day in span
+        if day not in results
+    ]
+    activities = await progress.day_activities(person, unjudged)
     rows: list[DayRow] = []
-    day = first
-    while day <= last:
-        plan = await progress.day_plan(person, day)
+    for day in span:
+        number = plan_day(person.plan_start, day)
         result = results.get(day)
         complete = result is not None or day < today
         if result is not None:
             target: float | None = result.target_minutes
             walked, steps, movement = result.walked_minutes, result.steps, result.movement_minutes
         else:
-            target = plan.walking_target
-            activity = await progress.day_activity(person, day, until=min(now, plan.waking_end))
+            target = targets.get(day)
+            activity = activities[day]
             walked, steps = activity.walking_minutes, activity.steps
             movement = activity.movement_minutes
         rows.append(
             DayRow(
                 day,
-                plan.plan_day,
+                number,
                 target,
                 walked,
                 steps,
                 movement,
-                plan.movement_target,
+                movement_target(number) if number is not None else None,
                 pain.get(day),
                 function.get(day),
                 tuple(by_day.get(day, ())),
                 complete,
             )
         )
-        day += timedelta(days=1)
     done_rows = [r for r in rows if r.complete and r.plan_day is not None]
     counts = exercise_counts(reports, tz)
     asked_exercises = done_exercises = 0
@@ -159,7 +169,7 @@ async def gather(
         else 0
     )
     judged = [r for r in done_rows if r.target is not None and r.walked is not None]
-    met = sum(1 for r in judged if (r.walked or 0.0) >= (r.target or 0.0))
+    met = sum(1 for r in judged if target_met(r.walked or 0.0, r.target or 0.0))
     parts = (
         Part("walking", met, len(judged)),
         Part("exercises", done_exercises, asked_exercises),
@@ -329,7 +339,7 @@ def render_png(data: ReportData, path: Path) -> None:
             "#b8b8b8"
             if not r.complete
             else "#4c9f70"
-            if r.target is not None and (r.walked or 0) >= r.target
+            if r.target is not None and target_met(r.walked or 0.0, r.target)
             else "#d98c3f"
             for r in rows
         ]

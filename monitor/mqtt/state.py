@@ -14,6 +14,7 @@ from monitor.config import Config, PersonConfig
 from monitor.days import day_bounds, local_date
 from monitor.ingest.activity import DayActivity, DeviceStatus
 from monitor.ingest.pipeline import Ingest
+from monitor.recovery.plan import target_met
 from monitor.recovery.rules import Checkpoint, is_behind
 from monitor.service.progress import DayPlan, Progress
 from monitor.store.database import Store
@@ -87,7 +88,7 @@ def behind_now(plan: DayPlan, walked: float, now: datetime) -> bool:
     if plan.walking_target is None or now <= plan.waking_start:
         return False
     if now >= plan.waking_end:
-        return walked < plan.walking_target
+        return not target_met(walked, plan.walking_target)
     checkpoint = Checkpoint(plan.day, now.time(), now, plan.waking_start, plan.waking_end)
     return is_behind(checkpoint, plan.walking_target, walked)
 

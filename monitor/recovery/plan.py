@@ -77,6 +77,15 @@ def movement_target(day_number: int) -> int | None:
     return None
 
 
+def target_met(walked_minutes: float, target_minutes: float) -> bool:
+    """Whether a day's walking met its target: walked at least the target's minutes.
+
+    The one place this is decided: the plan's next target, the day's verdict, the missed-days
+    streak, the stored day result and the report all ask here (recovery-domain.md).
+    """
+    return walked_minutes >= target_minutes
+
+
 def walking_targets(plan: WalkingPlan, outcomes: Sequence[DayOutcome]) -> list[int]:
     """Targets for plan days 1..len(outcomes)+1, given how days 1..len(outcomes) went.
 
@@ -85,7 +94,7 @@ def walking_targets(plan: WalkingPlan, outcomes: Sequence[DayOutcome]) -> list[i
     targets = [min(plan.start_minutes, plan.cap_minutes)]
     for outcome in outcomes:
         target = targets[-1]
-        met = outcome.walked_minutes >= target
+        met = target_met(outcome.walked_minutes, target)
         if met and not outcome.warning_reported:
             target = min(target + plan.daily_increase_minutes, plan.cap_minutes)
         targets.append(target)

@@ -18,6 +18,7 @@ from monitor.config import AlertSettings
 from monitor.days import minute_start
 from monitor.ingest.activity import DeviceStatus, PersonMinute
 from monitor.recovery.alerts import AlertDraft, EventType, Severity
+from monitor.recovery.plan import target_met
 
 # "Clearly behind" (recovery-domain.md): short of the share of the target expected by the
 # checkpoint by more than this share of it, and by at least this many minutes.
@@ -103,7 +104,7 @@ def day_verdict(
     walked = math.floor(walked_minutes)
     data = _verdict_data(day, target_minutes, walked_minutes, movement_minutes, movement_target)
     movement = _movement_words(movement_minutes, movement_target)
-    if walked_minutes >= target_minutes:
+    if target_met(walked_minutes, target_minutes):
         return AlertDraft(
             event_type=EventType.TARGET_MET,
             severity=Severity.INFO,

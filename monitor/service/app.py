@@ -105,8 +105,8 @@ class App:
                 on_connected=self._on_connected,
                 on_refused=self._on_refused,
             )
-            progress = Progress(store, tz)
             ingest = Ingest(store, tz, clock, on_processed=self._on_processed)
+            progress = Progress(store, tz, minutes=ingest)  # minutes not yet saved included
             outbox = Outbox(store, mqtt)
             alerter = Alerter(store, outbox, clock, base, persons=config.persons, tz=tz)
             state = StatePublisher(

@@ -23,7 +23,7 @@ from monitor.config import PersonConfig
 from monitor.days import at_local, day_bounds, day_start, local_date
 from monitor.ingest.pipeline import Ingest
 from monitor.recovery.alerts import AlertDraft
-from monitor.recovery.plan import plan_day, walking_targets
+from monitor.recovery.plan import plan_day, target_met, walking_targets
 from monitor.recovery.rules import (
     Checkpoint,
     battery_low,
@@ -196,7 +196,7 @@ class Scheduler:
                     walked_minutes=walked,
                     steps=activity.steps,
                     movement_minutes=activity.movement_minutes,
-                    met=walked >= target,
+                    met=target_met(walked, target),
                 )
             )
             verdict = day_verdict(
@@ -220,7 +220,7 @@ class Scheduler:
         outcomes = await self._progress.outcomes(person, day + timedelta(days=1))
         targets = walking_targets(person.walking, outcomes)
         results = [
-            (person.plan_start + timedelta(days=i), outcome.walked_minutes >= targets[i])
+            (person.plan_start + timedelta(days=i), target_met(outcome.walked_minutes, targets[i]))
             for i, outcome in enumerate(outcomes)
         ]
         settings = person.alerts

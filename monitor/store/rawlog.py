@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import struct
+import sys
+from array import array
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -23,10 +25,19 @@ from devices.readings import (
 from monitor.errors import ParseError
 
 # Motion is by far the most frequent reading (up to 200 notifications a second): all motion
-# notifications of one device in a batch share one row, each packed as its offset from the
-# row's time, its rate and its samples in little-endian float32, instead of JSON.
-_MOTION_HEADER = struct.Struct("<qHf")  # signed offset from the row time (us), samples, rate
+# notifications of one device in a batch (a minute at most) share one row, packed instead of
+# JSON. Rows written since v2 start with _MOTION_V2; the first rows (v1) start with a zero byte
+# (their first notification's offset, always 0), so each row says how it was written.
+# v1, per notification: offset from the row's time (int64 us), samples (uint16), rate (float32),
+#   then the samples as little-endian float32 x, y, z: 26 bytes for a one-sample notification.
+# v2, per notification: the time since the previous one (zigzag varint, us; the first's is 0),
+#   samples << 1 | rate-follows (varint), the rate (float32) when it differs from the previous
+#   notification's, then the samples: 16 bytes for a one-sample notification at 10 Hz, against
+#   the 12 bytes of the sample itself.
+_MOTION_HEADER = struct.Struct("<qHf")  # v1: signed offset from the row time (us), samples, rate
 _MOTION_SAMPLE = struct.Struct("<fff")
+_RATE = struct.Struct("<f")
+_MOTION_V2 = 2
 
 RawRow = tuple[str, str, int, str, bytes]
 """The raw-log columns of one row: person, device, received_us, kind, payload."""
@@ -112,28 +123,47 @@ def decode(kind: str, payload: bytes) -> ReadingValue:
 
 
 def pack(readings: Sequence[Reading]) -> list[RawRow]:
-    """The raw-log rows for a batch, in order; a device's motion within a minute shares a row.
+    """The raw-log rows for a batch, in order (see `pack_stored`)."""
+    return pack_stored(readings)[0]
 
-    A motion row takes the place of its first reading. Motion is only ever processed in its own
-    order, so moving it past the device's other readings changes nothing; keeping a row within
-    one minute keeps its own time (its first sample's) true enough for pruning by age.
+
+def pack_stored(readings: Sequence[Reading]) -> tuple[list[RawRow], list[Reading]]:
+    """The raw-log rows for a batch, and the readings exactly as those rows give them back.
+
+    A device's motion within a minute shares a row, which takes the place of its first
+    reading. Motion is only ever processed in its own order, so moving it past the device's
+    other readings changes nothing; keeping a row within one minute keeps its own time (its
+    first sample's) true enough for pruning by age. The readings returned are those of
+    `unpack` over the rows, in the same order (motion as float32), without reading the rows
+    back: what is processed live is what a rebuild from the raw log will process.
     """
-    rows: list[RawRow | list[Reading]] = []
+    groups: list[tuple[RawRow, Reading] | list[Reading]] = []
     motion_rows: dict[tuple[str, str, int], list[Reading]] = {}
     for reading in readings:
-        if isinstance(reading.value, Motion):
+        value = reading.value
+        if isinstance(value, Motion):
             minute = int(reading.received_at.timestamp() // 60)
             key = (reading.person, reading.device, minute)
-            if key not in motion_rows:
-                motion_rows[key] = []
-                rows.append(motion_rows[key])
-            motion_rows[key].append(reading)
+            group = motion_rows.get(key)
+            if group is None:
+                group = motion_rows[key] = []
+                groups.append(group)
+            group.append(reading)
         else:
-            kind, payload = encode(reading.value)
-            rows.append(
-                (reading.person, reading.device, to_micros(reading.received_at), kind, payload)
-            )
-    return [row if isinstance(row, tuple) else _motion_row(row) for row in rows]
+            kind, payload = encode(value)
+            row = (reading.person, reading.device, to_micros(reading.received_at), kind, payload)
+            groups.append((row, _as_stored(reading)))
+    rows: list[RawRow] = []
+    stored: list[Reading] = []
+    for entry in groups:
+        if isinstance(entry, tuple):
+            rows.append(entry[0])
+            stored.append(entry[1])
+        else:
+            row, as_stored = _motion_row(entry)
+            rows.append(row)
+            stored.extend(as_stored)
+    return rows, stored
 
 
 def unpack(person: str, device: str, received_us: int, kind: str, payload: bytes) -> list[Reading]:
@@ -146,22 +176,119 @@ def unpack(person: str, device: str, received_us: int, kind: str, payload: bytes
     return [Reading(person, device, from_micros(received_us), decode(kind, payload))]
 
 
-def _motion_row(readings: list[Reading]) -> RawRow:
+def _utc(moment: datetime) -> datetime:
+    """The instant as `from_micros` gives it back: in UTC (the same instant either way)."""
+    return moment if moment.tzinfo is UTC else moment.astimezone(UTC)
+
+
+def _as_stored(reading: Reading) -> Reading:
+    """A non-motion reading as its row gives it back (JSON keeps its values exactly)."""
+    if reading.received_at.tzinfo is UTC:
+        return reading
+    return Reading(reading.person, reading.device, _utc(reading.received_at), reading.value)
+
+
+def _motion_row(readings: list[Reading]) -> tuple[RawRow, list[Reading]]:
+    """One device's motion notifications as a v2 row, and as that row gives them back."""
     first = to_micros(readings[0].received_at)
-    payload = b"".join(
-        _pack_motion(to_micros(r.received_at) - first, r.value)
-        for r in readings
-        if isinstance(r.value, Motion)
-    )
-    return readings[0].person, readings[0].device, first, "motion", payload
+    payload = bytearray((_MOTION_V2,))
+    stored: list[Reading] = []
+    previous_us, previous_rate = first, None
+    for reading in readings:
+        motion = reading.value
+        assert isinstance(motion, Motion)  # noqa: S101 - grouped by the caller
+        at_us = to_micros(reading.received_at)
+        _varint(payload, _zigzag(at_us - previous_us))
+        rate_bytes = _RATE.pack(motion.rate_hz)
+        count = len(motion.samples)
+        if rate_bytes != previous_rate:
+            _varint(payload, count << 1 | 1)
+            payload += rate_bytes
+            previous_rate = rate_bytes
+        else:
+            _varint(payload, count << 1)
+        flat = array("f", [axis for sample in motion.samples for axis in sample])
+        values = flat.tolist()
+        if sys.byteorder == "big":  # pragma: no cover - the Pi and x86 are little-endian
+            flat.byteswap()
+        payload += flat.tobytes()
+        samples = tuple(zip(values[0::3], values[1::3], values[2::3], strict=True))
+        (rate,) = _RATE.unpack(rate_bytes)
+        stored.append(
+            Reading(
+                reading.person, reading.device, _utc(reading.received_at), Motion(samples, rate)
+            )
+        )
+        previous_us = at_us
+    row = (readings[0].person, readings[0].device, first, "motion", bytes(payload))
+    return row, stored
 
 
 def _pack_motion(offset_us: int, motion: Motion) -> bytes:
+    """One notification in the v1 layout (kept for `encode` of a single value)."""
     header = _MOTION_HEADER.pack(offset_us, len(motion.samples), motion.rate_hz)
     return header + b"".join(_MOTION_SAMPLE.pack(*sample) for sample in motion.samples)
 
 
+def _zigzag(number: int) -> int:
+    return number << 1 if number >= 0 else (-number << 1) - 1
+
+
+def _unzigzag(number: int) -> int:
+    return number >> 1 if not number & 1 else -((number + 1) >> 1)
+
+
+def _varint(out: bytearray, number: int) -> None:
+    while number >= 0x80:
+        out.append(number & 0x7F | 0x80)
+        number >>= 7
+    out.append(number)
+
+
+def _read_varint(payload: bytes, position: int) -> tuple[int, int]:
+    number = shift = 0
+    while True:
+        if position >= len(payload) or shift > 63:
+            raise ParseError("motion payload ends inside a number")
+        byte = payload[position]
+        position += 1
+        number |= (byte & 0x7F) << shift
+        if byte < 0x80:
+            return number, position
+        shift += 7
+
+
 def _unpack_motion(payload: bytes) -> list[tuple[int, Motion]]:
+    if payload[:1] == bytes((_MOTION_V2,)):
+        return _unpack_motion_v2(payload)
+    return _unpack_motion_v1(payload)
+
+
+def _unpack_motion_v2(payload: bytes) -> list[tuple[int, Motion]]:
+    out: list[tuple[int, Motion]] = []
+    position, offset, rate = 1, 0, None
+    while position < len(payload):
+        delta, position = _read_varint(payload, position)
+        header, position = _read_varint(payload, position)
+        offset += _unzigzag(delta)
+        count = header >> 1
+        if header & 1:
+            if position + _RATE.size > len(payload):
+                raise ParseError("motion payload ends inside a rate")
+            (rate,) = _RATE.unpack_from(payload, position)
+            position += _RATE.size
+        if rate is None:
+            raise ParseError("motion payload has a notification without a rate")
+        end = position + count * _MOTION_SAMPLE.size
+        if end > len(payload):
+            raise ParseError("motion payload ends inside a notification")
+        samples = tuple(_MOTION_SAMPLE.iter_unpack(payload[position:end]))
+        out.append((offset, Motion(samples=samples, rate_hz=rate)))
+        position = end
+    return out
+
+
+def _unpack_motion_v1(payload: bytes) -> list[tuple[int, Motion]]:
     out: list[tuple[int, Motion]] = []
     position = 0
     try:

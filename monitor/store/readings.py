@@ -10,7 +10,7 @@ from devices.readings import Reading
 from monitor.errors import StoreError
 from monitor.ingest.activity import DeviceMinute
 from monitor.store.connection import Connection
-from monitor.store.rawlog import RawRow, pack, unpack
+from monitor.store.rawlog import RawRow, pack
 
 WATERMARK = "processed_upto"
 PROCESSOR = "activity"
@@ -23,8 +23,16 @@ class ReadingTables(Connection):
     # -- raw log ------------------------------------------------------------------------------
 
     async def append_readings(self, readings: Sequence[Reading]) -> list[tuple[int, RawRow]]:
-        """Append readings to the raw log, durably, before anything processes them."""
+        """Append readings to the raw log, committed, before anything processes them."""
         rows = pack(readings)
+        first = await self.append_rows(rows)
+        return [(first + index, row) for index, row in enumerate(rows)]
+
+    async def append_rows(self, rows: Sequence[RawRow]) -> int:
+        """Append packed rows to the raw log in one transaction; returns the first one's id.
+
+        The rows get consecutive ids (checked), so the last one's is `first + len(rows) - 1`.
+        """
         async with self.transaction() as db:
             async with db.execute("SELECT coalesce(max(id), 0) FROM raw_reading") as cursor:
                 (last,) = await cursor.fetchone() or (0,)
@@ -39,7 +47,7 @@ class ReadingTables(Connection):
                 (now_last,) = await cursor.fetchone() or (0,)
             if now_last != last + len(rows):
                 raise StoreError("raw log ids are not consecutive: the database was changed")
-        return [(last + 1 + index, row) for index, row in enumerate(rows)]
+        return int(last) + 1
 
     async def raw_after(self, raw_id: int, limit: int = 5000) -> list[tuple[int, RawRow]]:
         """Raw-log rows after `raw_id`, oldest first."""
@@ -49,15 +57,6 @@ class ReadingTables(Connection):
             (raw_id, limit),
         )
         return [(r[0], (r[1], r[2], r[3], r[4], bytes(r[5]))) for r in rows]
-
-    async def latest_readings(self, kind: str, limit: int = 10) -> list[Reading]:
-        """The newest readings of one kind, newest first (for diagnostics)."""
-        rows = await self._all(
-            "SELECT person, device, received_us, kind, payload FROM raw_reading "
-            "WHERE kind = ? ORDER BY id DESC LIMIT ?",
-            (kind, limit),
-        )
-        return [r for row in rows for r in unpack(row[0], row[1], row[2], row[3], bytes(row[4]))]
 
     # -- derived activity -----------------------------------------------------------------------
 
@@ -133,16 +132,40 @@ class ReadingTables(Connection):
             await db.execute("DELETE FROM processor_state WHERE name != ?", (MOTION_HORIZON,))
 
     async def prune_motion(self, before_us: int) -> int:
-        """Delete processed raw motion older than `before_us`; returns how many rows went."""
+        """Delete processed raw motion older than `before_us`; returns how many rows went.
+
+        The raw log has no index by time (it would cost a page in every commit): rows are in
+        time order by id but for clock steps, so the last row before `before_us` is found by
+        bisection on id, and the rows up to it are deleted. A row left past it by a clock
+        stepped back goes at a later prune.
+        """
         async with self.transaction() as db:
             async with db.execute(
                 "SELECT value FROM processor_state WHERE name = ?", (WATERMARK,)
             ) as cursor:
                 row = await cursor.fetchone()
             processed = int(row[0]) if row else 0
+            async with db.execute("SELECT min(id) FROM raw_reading") as cursor:
+                row = await cursor.fetchone()
+            lo, hi = (int(row[0]) if row and row[0] is not None else 1), processed
+            boundary = lo - 1  # the last id known to be older than before_us
+            while lo <= hi:
+                middle = (lo + hi) // 2
+                async with db.execute(
+                    "SELECT id, received_us FROM raw_reading WHERE id >= ? AND id <= ? "
+                    "ORDER BY id LIMIT 1",
+                    (middle, hi),
+                ) as cursor:
+                    found = await cursor.fetchone()
+                if found is None:
+                    hi = middle - 1
+                elif found[1] < before_us:
+                    boundary, lo = found[0], found[0] + 1
+                else:
+                    hi = middle - 1
             cursor = await db.execute(
-                "DELETE FROM raw_reading WHERE kind = 'motion' AND received_us < ? AND id <= ?",
-                (before_us, processed),
+                "DELETE FROM raw_reading WHERE id <= ? AND kind = 'motion' AND received_us < ?",
+                (boundary, before_us),
             )
             removed = cursor.rowcount
             if removed:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import struct
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -19,7 +20,7 @@ from devices.readings import (
     StepCount,
 )
 from monitor.errors import ParseError
-from monitor.store.rawlog import decode, from_micros, pack, to_micros, unpack
+from monitor.store.rawlog import decode, from_micros, pack, pack_stored, to_micros, unpack
 
 T0 = datetime(2026, 11, 24, 10, tzinfo=UTC)
 # float32 holds these exactly: what wearables send (int16 milli-g / 1024).
@@ -89,3 +90,60 @@ def test_microseconds_round_trip(micros: int) -> None:
 def test_a_damaged_row_is_a_parse_error(kind: str, payload: bytes) -> None:
     with pytest.raises(ParseError):
         decode(kind, payload)
+
+
+_any_g = st.floats(-16.0, 16.0, allow_nan=False)  # float64 values float32 cannot all hold
+_motion = st.builds(
+    Motion,
+    st.lists(st.tuples(_any_g, _any_g, _any_g), min_size=1, max_size=5).map(tuple),
+    st.sampled_from([10.0, 12.5, 52.0, 26.3]),
+)
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["watch", "band"]), st.integers(-(10**8), 10**9), _values | _motion
+        ),
+        max_size=30,
+    )
+)
+def test_what_is_processed_live_is_exactly_what_the_raw_log_gives_back(
+    entries: list[tuple[str, int, object]],
+) -> None:
+    readings = [
+        Reading("p1", device, T0 + timedelta(microseconds=us), value)  # type: ignore[arg-type]
+        for device, us, value in entries
+    ]
+    rows, stored = pack_stored(readings)
+    assert stored == [r for row in rows for r in unpack(*row)]
+
+
+def test_rows_written_before_v2_still_read_back() -> None:
+    first = Motion(((0.5, -0.25, 1.0),), 52.0)
+    second = Motion(((0.0, 0.0, 1.0), (0.125, 0.0, 0.75)), 52.0)
+    # The v1 layout: (offset us int64, samples uint16, rate float32) then float32 samples.
+    v1 = b"".join(
+        struct.pack("<qHf", offset, len(m.samples), m.rate_hz)
+        + b"".join(struct.pack("<fff", *s) for s in m.samples)
+        for offset, m in ((0, first), (20_000, second))
+    )
+    back = unpack("p1", "band", to_micros(T0), "motion", v1)
+    assert back == [
+        Reading("p1", "band", T0, first),
+        Reading("p1", "band", T0 + timedelta(microseconds=20_000), second),
+    ]
+
+
+def test_a_second_of_10_hz_motion_costs_little_more_than_its_samples() -> None:
+    readings = [
+        Reading(
+            "p1", "band", T0 + timedelta(milliseconds=100 * i), Motion(((0.0, 0.0, 1.0),), 10.0)
+        )
+        for i in range(10)
+    ]
+    (row,) = pack(readings)
+    samples = 10 * 12
+    # 1 version byte, the rate once (4), per notification 1 byte of count and 3 of time since
+    # the one before (1 for the first): 163 bytes where v1 took 260.
+    assert len(row[4]) == 1 + 4 + samples + 10 + 1 + 9 * 3
