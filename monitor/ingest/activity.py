@@ -153,14 +153,31 @@ class ActivityProcessor:
         # A device's motion in this batch goes to its gait detector as one block (per call,
         # numpy costs the same for one sample as for fifty).
         motion: dict[tuple[str, str], list[tuple[datetime, Motion]]] = {}
+        # When each device was last heard from (anything but a link change): set once at the
+        # end, as the last such reading would leave it (nothing else reads it meanwhile).
+        heard: dict[tuple[str, str], datetime] = {}
         for reading in readings:
             key = (reading.person, reading.device)
+            value = reading.value
+            if isinstance(value, Motion):
+                notifications = motion.get(key)
+                if notifications is None:
+                    notifications = motion[key] = []
+                notifications.append((reading.received_at, value))
+                heard[key] = reading.received_at
+                continue
             out.persons.add(reading.person)
-            self._note_status(key, reading, out)
-            if isinstance(reading.value, Motion):
-                motion.setdefault(key, []).append((reading.received_at, reading.value))
-            else:
-                add(self._minutes_of(key, reading, out))
+            if isinstance(value, LinkState) and key in heard:
+                # A link change reads the problem that readings clear: theirs goes first.
+                self._heard(key, heard.pop(key), out)
+            if isinstance(value, LinkState | Battery):
+                self._note_status(key, reading, out)
+            if not isinstance(value, LinkState):
+                heard[key] = reading.received_at
+            add(self._minutes_of(key, reading, out))
+        for key, at in heard.items():
+            self._heard(key, at, out)
+        out.persons.update(person for person, _ in motion)
         for key, notifications in motion.items():
             add(self._motion_minutes(key, notifications))
         out.minutes = list(merged.values())
@@ -175,7 +192,10 @@ class ActivityProcessor:
             # A notification's newest sample was taken as it arrived; the others before it.
             newest = received_at.timestamp()
             count = len(value.samples)
-            times.extend(newest - (count - 1 - i) / value.rate_hz for i in range(count))
+            if count == 1:
+                times.append(newest)
+            else:
+                times.extend(newest - (count - 1 - i) / value.rate_hz for i in range(count))
             samples.extend(value.samples)
         detector = self._gait.setdefault(key, StreamingGait())
         person, device = key
@@ -184,7 +204,15 @@ class ActivityProcessor:
             for minute in detector.feed(np.asarray(times), np.asarray(samples).reshape(-1, 3))
         ]
 
+    def _heard(self, key: tuple[str, str], at: datetime, out: Processed) -> None:
+        """Readings came from a device, the last at `at`: whatever its problem was is solved."""
+        status = self._status.get(key, DeviceStatus())
+        if status.problem is not None:
+            out.status_changed.add(key)
+        self._status[key] = replace(status, last_seen=at, problem=None)
+
     def _note_status(self, key: tuple[str, str], reading: Reading, out: Processed) -> None:
+        """A link change or battery level (when it was last heard from is noted by the caller)."""
         status = self._status.get(key, DeviceStatus())
         at = reading.received_at
         match reading.value:
@@ -201,10 +229,6 @@ class ActivityProcessor:
                 status = replace(status, battery=percent)
             case _:
                 pass
-        if not isinstance(reading.value, LinkState):
-            if status.problem is not None:
-                out.status_changed.add(key)  # readings flow: whatever it was is solved
-            status = replace(status, last_seen=at, problem=None)
         self._status[key] = status
 
     def _minutes_of(

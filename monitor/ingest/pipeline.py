@@ -85,6 +85,7 @@ class Ingest:
         self._taken = 0  # readings accepted so far
         self._done = 0  # of them, stored and processed (or given up at shutdown)
         self._done_changed = asyncio.Event()
+        self._oldest_at = 0.0  # when the oldest waiting reading arrived (event-loop time)
         self._processor = ActivityProcessor(tz)
         self._ready = asyncio.Event()
         self._unsaved: dict[tuple[str, str, int], DeviceMinute] = {}
@@ -97,11 +98,16 @@ class Ingest:
 
     def put(self, reading: Reading) -> None:
         """Accept a reading from a link; never blocks. A full queue drops it and counts it."""
-        if len(self._waiting) < self._max_queued:
+        waiting = len(self._waiting)
+        if waiting < self._max_queued:
+            if not waiting:
+                self._oldest_at = self._loop_time()
             self._waiting.append(reading)
             self._taken += 1
             if not self._arrived.is_set():
                 self._arrived.set()
+            elif waiting + 1 == MAX_BATCH:
+                self._flush.set()  # a full batch need not wait for the window
             return
         key = (reading.person, reading.device)
         self.dropped[key] += 1
@@ -114,6 +120,11 @@ class Ingest:
                 reading.device,
                 self.dropped[key],
             )
+
+    @staticmethod
+    def _loop_time() -> float:
+        """The event loop's monotonic time, in seconds."""
+        return asyncio.get_running_loop().time()
 
     def status(self, person: str, device: str) -> DeviceStatus:
         """What is known about one wearable's link."""
@@ -186,18 +197,18 @@ class Ingest:
             await asyncio.shield(self.save())
 
     async def _gather(self) -> None:
-        """Let readings gather for COMMIT_WITHIN_S (real or clock), or until asked to flush.
+        """Let readings gather until the oldest has waited COMMIT_WITHIN_S (real time, or the
+        service clock's, whichever ends first), a batch is full, or someone asks to settle.
 
         One wake-up per group, not one per reading: a reading put meanwhile wakes nobody.
         """
+        left = self._oldest_at + self._commit_within_s - self._loop_time()
+        if left <= 0:
+            return
         flush = asyncio.ensure_future(self._flush.wait())
-        window = asyncio.ensure_future(self._clock.sleep(self._commit_within_s))
+        window = asyncio.ensure_future(self._clock.sleep(left))
         try:
-            await asyncio.wait(
-                (flush, window),
-                timeout=self._commit_within_s,
-                return_when=asyncio.FIRST_COMPLETED,
-            )
+            await asyncio.wait((flush, window), timeout=left, return_when=asyncio.FIRST_COMPLETED)
         finally:
             flush.cancel()
             window.cancel()

@@ -31,7 +31,7 @@ DURABLE_WITHIN_S = 30.0
 # Pages of new databases. Every commit appends each page it changed to the WAL, and steady state
 # is about one commit a second (the raw log's last page): 1 KiB pages make that ~90 MB a day
 # where SQLite's default 4 KiB would make ~360 MB (measured by bench/steady.py).
-PAGE_SIZE = 1024
+PAGE_SIZE = 512
 
 
 class Connection:

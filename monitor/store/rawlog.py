@@ -30,10 +30,11 @@ from monitor.errors import ParseError
 # (their first notification's offset, always 0), so each row says how it was written.
 # v1, per notification: offset from the row's time (int64 us), samples (uint16), rate (float32),
 #   then the samples as little-endian float32 x, y, z: 26 bytes for a one-sample notification.
-# v2, per notification: the time since the previous one (zigzag varint, us; the first's is 0),
-#   samples << 1 | rate-follows (varint), the rate (float32) when it differs from the previous
-#   notification's, then the samples: 16 bytes for a one-sample notification at 10 Hz, against
-#   the 12 bytes of the sample itself.
+# v2: the number of notifications (varint), then per notification the time since the previous
+#   one (zigzag varint, us; the first's is 0) and samples << 1 | rate-follows (varint), with the
+#   rate (float32) when it differs from the previous notification's; then all the samples
+#   together as float32: 16 bytes for a one-sample notification at 10 Hz, against the 12 bytes
+#   of the sample itself.
 _MOTION_HEADER = struct.Struct("<qHf")  # v1: signed offset from the row time (us), samples, rate
 _MOTION_SAMPLE = struct.Struct("<fff")
 _RATE = struct.Struct("<f")
@@ -189,49 +190,69 @@ def _as_stored(reading: Reading) -> Reading:
 
 
 def _motion_row(readings: list[Reading]) -> tuple[RawRow, list[Reading]]:
-    """One device's motion notifications as a v2 row, and as that row gives them back."""
+    """One device's motion notifications as a v2 row, and as that row gives them back.
+
+    A reading whose values float32 holds exactly (what wearables send) is given back as it is.
+    """
     first = to_micros(readings[0].received_at)
     payload = bytearray((_MOTION_V2,))
-    stored: list[Reading] = []
-    previous_us, previous_rate = first, None
+    _varint(payload, len(readings))
+    flat = array("f")
+    originals: list[float] = []
+    previous_us, previous_rate = first, -1.0
     for reading in readings:
         motion = reading.value
         assert isinstance(motion, Motion)  # noqa: S101 - grouped by the caller
         at_us = to_micros(reading.received_at)
-        _varint(payload, _zigzag(at_us - previous_us))
-        rate_bytes = _RATE.pack(motion.rate_hz)
+        delta = at_us - previous_us
+        _varint(payload, delta << 1 if delta >= 0 else (-delta << 1) - 1)
         count = len(motion.samples)
-        if rate_bytes != previous_rate:
+        if motion.rate_hz != previous_rate:
             _varint(payload, count << 1 | 1)
-            payload += rate_bytes
-            previous_rate = rate_bytes
+            payload += _RATE.pack(motion.rate_hz)
+            previous_rate = motion.rate_hz
         else:
             _varint(payload, count << 1)
-        flat = array("f", [axis for sample in motion.samples for axis in sample])
-        values = flat.tolist()
-        if sys.byteorder == "big":  # pragma: no cover - the Pi and x86 are little-endian
-            flat.byteswap()
-        payload += flat.tobytes()
-        samples = tuple(zip(values[0::3], values[1::3], values[2::3], strict=True))
-        (rate,) = _RATE.unpack(rate_bytes)
-        stored.append(
-            Reading(
-                reading.person, reading.device, _utc(reading.received_at), Motion(samples, rate)
-            )
-        )
+        for sample in motion.samples:
+            originals.extend(sample)
         previous_us = at_us
+    flat.fromlist(originals)
+    values = flat.tolist()
+    if sys.byteorder == "big":  # pragma: no cover - the Pi and x86 are little-endian
+        flat.byteswap()
+    payload += flat.tobytes()
     row = (readings[0].person, readings[0].device, first, "motion", bytes(payload))
+    if values == originals and all(
+        r.received_at.tzinfo is UTC and _exact_rate(r.value) for r in readings
+    ):
+        return row, readings
+    stored: list[Reading] = []
+    position = 0
+    for reading in readings:
+        motion = reading.value
+        assert isinstance(motion, Motion)  # noqa: S101 - grouped by the caller
+        end = position + 3 * len(motion.samples)
+        part = values[position:end]
+        samples = tuple(zip(part[0::3], part[1::3], part[2::3], strict=True))
+        (rate,) = _RATE.unpack(_RATE.pack(motion.rate_hz))
+        at = _utc(reading.received_at)
+        stored.append(Reading(reading.person, reading.device, at, Motion(samples, rate)))
+        position = end
     return row, stored
+
+
+def _exact_rate(value: object) -> bool:
+    """Whether a motion value's rate is a float32 as it is (10, 12.5, 52 Hz are)."""
+    assert isinstance(value, Motion)  # noqa: S101 - motion only
+    rate = value.rate_hz
+    (stored,) = _RATE.unpack(_RATE.pack(rate))
+    return bool(stored == rate)
 
 
 def _pack_motion(offset_us: int, motion: Motion) -> bytes:
     """One notification in the v1 layout (kept for `encode` of a single value)."""
     header = _MOTION_HEADER.pack(offset_us, len(motion.samples), motion.rate_hz)
     return header + b"".join(_MOTION_SAMPLE.pack(*sample) for sample in motion.samples)
-
-
-def _zigzag(number: int) -> int:
-    return number << 1 if number >= 0 else (-number << 1) - 1
 
 
 def _unzigzag(number: int) -> int:
@@ -265,13 +286,13 @@ def _unpack_motion(payload: bytes) -> list[tuple[int, Motion]]:
 
 
 def _unpack_motion_v2(payload: bytes) -> list[tuple[int, Motion]]:
-    out: list[tuple[int, Motion]] = []
-    position, offset, rate = 1, 0, None
-    while position < len(payload):
+    notifications, position = _read_varint(payload, 1)
+    headers: list[tuple[int, int, float]] = []
+    offset, rate, total = 0, None, 0
+    for _ in range(notifications):
         delta, position = _read_varint(payload, position)
         header, position = _read_varint(payload, position)
         offset += _unzigzag(delta)
-        count = header >> 1
         if header & 1:
             if position + _RATE.size > len(payload):
                 raise ParseError("motion payload ends inside a rate")
@@ -279,12 +300,16 @@ def _unpack_motion_v2(payload: bytes) -> list[tuple[int, Motion]]:
             position += _RATE.size
         if rate is None:
             raise ParseError("motion payload has a notification without a rate")
-        end = position + count * _MOTION_SAMPLE.size
-        if end > len(payload):
-            raise ParseError("motion payload ends inside a notification")
-        samples = tuple(_MOTION_SAMPLE.iter_unpack(payload[position:end]))
-        out.append((offset, Motion(samples=samples, rate_hz=rate)))
-        position = end
+        headers.append((offset, header >> 1, rate))
+        total += header >> 1
+    if len(payload) - position != total * _MOTION_SAMPLE.size:
+        raise ParseError("motion payload's samples do not match its notifications")
+    samples = list(_MOTION_SAMPLE.iter_unpack(payload[position:]))
+    out: list[tuple[int, Motion]] = []
+    start = 0
+    for offset, count, rate in headers:
+        out.append((offset, Motion(samples=tuple(samples[start : start + count]), rate_hz=rate)))
+        start += count
     return out
 
 

@@ -33,9 +33,10 @@ class ReadingTables(Connection):
 
         The rows get consecutive ids (checked), so the last one's is `first + len(rows) - 1`.
         """
+        # One trip to the database thread per statement (each wakes the event loop once).
+        last_id = "SELECT coalesce(max(id), 0) FROM raw_reading"
         async with self.transaction() as db:
-            async with db.execute("SELECT coalesce(max(id), 0) FROM raw_reading") as cursor:
-                (last,) = await cursor.fetchone() or (0,)
+            ((last,),) = await db.execute_fetchall(last_id)
             await db.executemany(
                 "INSERT INTO raw_reading (person, device, received_us, kind, payload) "
                 "VALUES (?, ?, ?, ?, ?)",
@@ -43,8 +44,7 @@ class ReadingTables(Connection):
             )
             # Inside this transaction nobody else inserts, and a new rowid is max(rowid) + 1,
             # so the rows got consecutive ids; check rather than trust.
-            async with db.execute("SELECT coalesce(max(id), 0) FROM raw_reading") as cursor:
-                (now_last,) = await cursor.fetchone() or (0,)
+            ((now_last,),) = await db.execute_fetchall(last_id)
             if now_last != last + len(rows):
                 raise StoreError("raw log ids are not consecutive: the database was changed")
         return int(last) + 1

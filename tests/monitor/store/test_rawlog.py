@@ -144,6 +144,6 @@ def test_a_second_of_10_hz_motion_costs_little_more_than_its_samples() -> None:
     ]
     (row,) = pack(readings)
     samples = 10 * 12
-    # 1 version byte, the rate once (4), per notification 1 byte of count and 3 of time since
-    # the one before (1 for the first): 163 bytes where v1 took 260.
-    assert len(row[4]) == 1 + 4 + samples + 10 + 1 + 9 * 3
+    # 1 version byte, 1 of how many, the rate once (4), per notification 1 byte of samples and
+    # 3 of time since the one before (1 for the first): 164 bytes where v1 took 260.
+    assert len(row[4]) == 1 + 1 + 4 + samples + 10 + 1 + 9 * 3

@@ -183,3 +183,33 @@ async def test_raw_motion_past_its_window_is_pruned_once_processed_and_rebuild_k
         kept = await store.device_minutes("p1", 0, 10**9)
         assert [(m.minute, m.motion_steps) for m in kept] == [(old_minute, 40)]
         assert await store.processed_upto() == 0
+
+
+@pytest.mark.parametrize(
+    ("minutes_ago", "processed", "pruned"),
+    [
+        # Rows in time order; 3 days is the window: the older processed motion goes.
+        ([9000, 8000, 7000, 10, 5], 5, [0, 1, 2]),
+        # Only what has been processed goes, however old.
+        ([9000, 8000, 7000, 10, 5], 2, [0, 1]),
+        # A clock stepped back wrote an old-looking row after new ones: it waits for a later
+        # prune, while everything before the last recent row still goes.
+        ([9000, 10, 8000, 7000, 5], 5, [0, 2, 3]),
+        ([9000, 8000, 7000, 6000, 5000], 5, [0, 1, 2, 3, 4]),
+        ([10, 5], 2, []),
+    ],
+)
+async def test_pruning_finds_its_range_by_id_without_an_index(
+    tmp_path: Path, minutes_ago: list[int], processed: int, pruned: list[int]
+) -> None:
+    readings = [
+        Reading("p1", "band", NOON - timedelta(minutes=m), Motion(((0.0, 0.0, 1.0),), 10.0))
+        for m in minutes_ago
+    ]
+    async with Store.open(tmp_path / "monitor.db") as store:
+        for reading in readings:  # a row each
+            await store.append_readings([reading])
+        await store.apply_activity([], {}, upto=processed)
+        await prune_raw_motion(store, SimulatedClock(NOON), keep_days=3)
+        left = [raw_id for raw_id, _ in await store.raw_after(0)]
+    assert sorted(set(range(1, len(readings) + 1)) - set(left)) == [i + 1 for i in pruned]
