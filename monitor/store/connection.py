@@ -22,11 +22,14 @@ import aiosqlite
 from monitor.errors import StoreError
 from monitor.store.schema import MIGRATIONS
 
-# Everything committed reaches the disk (safe from a power cut) within this many real seconds:
-# the WAL is fsynced then. A commit survives a killed process at once (readings are committed
-# within COMMIT_WITHIN_S of arriving, see monitor/ingest/pipeline.py). Each fsync rewrites the
-# WAL's last, partly filled 4 KiB block, so syncing every second would cost ~350 MB a day of
-# writes on its own (86,400 x 4 KiB); every 30 s it costs ~12 MB (docs/install.md).
+# What is committed reaches the disk (safe from a power cut) within these many real seconds: the
+# WAL is fsynced then. Commands, alerts and the timetable within URGENT_WITHIN_S, as before;
+# readings and derived minutes within DURABLE_WITHIN_S, because they arrive every second all day
+# and each fsync rewrites the WAL's last, partly filled 4 KiB block: syncing them every second
+# would cost ~350 MB a day of writes on its own (86,400 x 4 KiB), every 30 s ~12 MB. (A lost
+# count is made good by the next one: counters are cumulative.) A commit survives a killed
+# process at once; readings are committed within COMMIT_WITHIN_S of arriving (ingest/pipeline).
+URGENT_WITHIN_S = 0.5
 DURABLE_WITHIN_S = 30.0
 # Pages of new databases. Every commit appends each page it changed to the WAL, and steady state
 # is about one commit a second (the raw log's last page): 1 KiB pages make that ~90 MB a day
@@ -44,6 +47,7 @@ class Connection:
         self._writes = 0  # transactions committed
         self._durable_writes = 0  # of them, known to be on the disk
         self._written = asyncio.Event()  # set by a commit not yet on the disk
+        self._urgent = asyncio.Event()  # set by such a commit other than readings' (bulk)
 
     @classmethod
     @contextlib.asynccontextmanager
@@ -67,7 +71,7 @@ class Connection:
             await self._db.execute(f"PRAGMA page_size={PAGE_SIZE}")
             await self._db.execute("PRAGMA journal_mode=WAL")
             # NORMAL: a commit survives a killed process at once; `keep_durable` fsyncs the WAL
-            # within DURABLE_WITHIN_S, after which it also survives a power cut; SQLite
+            # soon after (see DURABLE_WITHIN_S), after which it also survives a power cut; SQLite
             # checkpoints on its own schedule (every 1000 WAL pages). FULL would fsync every
             # commit: 1-4 ms each here, more on an SD card, on the path of every alert, and a
             # rewritten 4 KiB block each time.
@@ -94,8 +98,11 @@ class Connection:
     # -- plumbing ---------------------------------------------------------------------------
 
     @contextlib.asynccontextmanager
-    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+    async def transaction(self, *, bulk: bool = False) -> AsyncIterator[aiosqlite.Connection]:
         """Run statements as one transaction, alone on the connection; roll back on error.
+
+        `bulk` (readings, derived minutes) is put on the disk within DURABLE_WITHIN_S; anything
+        else within URGENT_WITHIN_S.
 
         Safe under cancellation: aiosqlite runs statements in the order they were queued, so a
         BEGIN or COMMIT cut short by a cancellation still runs, and the rollback queued after
@@ -108,6 +115,8 @@ class Connection:
                 await self._db.execute("COMMIT")
                 self._writes += 1
                 self._written.set()
+                if not bulk:
+                    self._urgent.set()
             except BaseException as exc:
                 await asyncio.shield(self._rollback())
                 if isinstance(exc, sqlite3.Error):
@@ -119,15 +128,23 @@ class Connection:
         with contextlib.suppress(sqlite3.OperationalError):
             await self._db.execute("ROLLBACK")
 
-    async def keep_durable(self, every_s: float = DURABLE_WITHIN_S) -> None:
-        """Put what was committed on the disk within `every_s` real seconds of its commit.
+    async def keep_durable(
+        self, every_s: float = DURABLE_WITHIN_S, urgent_s: float = URGENT_WITHIN_S
+    ) -> None:
+        """Put what was committed on the disk within `every_s` real seconds of its commit, or
+        `urgent_s` for anything but bulk commits.
 
         Sleeps while nothing is written (no wake-ups when idle). Real seconds, not the service
         clock's: a power cut does not run on simulated time.
         """
         while True:
             await self._written.wait()
-            await asyncio.sleep(every_s)
+            try:
+                async with asyncio.timeout(every_s):
+                    await self._urgent.wait()
+                await asyncio.sleep(urgent_s)
+            except TimeoutError:
+                pass
             await self.sync()
 
     async def sync(self) -> None:
@@ -136,18 +153,25 @@ class Connection:
         With synchronous=NORMAL a commit is in the WAL file but not yet forced to the disk;
         fsync of the WAL is all a power cut needs (SQLite replays committed WAL frames on open,
         checked by their checksums), and costs far less than a checkpoint, which would copy
-        the changed pages into the database file as well.
+        the changed pages into the database file as well. SQLite checkpoints on its own
+        schedule (every 1000 WAL pages), syncing both files then.
         """
+        # Cleared before counting: a commit from here on sets them again for the next sync.
+        self._written.clear()
+        self._urgent.clear()
         if self._writes == self._durable_writes:
-            self._written.clear()
             return
         writes = self._writes
-        self._written.clear()
         try:
             await asyncio.to_thread(_fsync, self.wal_path)
         except OSError as exc:
             raise StoreError(f"cannot flush the database {self.path} to the disk: {exc}") from exc
         self._durable_writes = writes
+
+    @property
+    def unsynced(self) -> int:
+        """Commits not yet known to be on the disk (they survive a killed process already)."""
+        return self._writes - self._durable_writes
 
     @property
     def wal_path(self) -> Path:

@@ -35,7 +35,7 @@ class ReadingTables(Connection):
         """
         # One trip to the database thread per statement (each wakes the event loop once).
         last_id = "SELECT coalesce(max(id), 0) FROM raw_reading"
-        async with self.transaction() as db:
+        async with self.transaction(bulk=True) as db:
             ((last,),) = await db.execute_fetchall(last_id)
             await db.executemany(
                 "INSERT INTO raw_reading (person, device, received_us, kind, payload) "
@@ -87,7 +87,7 @@ class ReadingTables(Connection):
             )
             for m in minutes
         ]  # fmt: skip
-        async with self.transaction() as db:
+        async with self.transaction(bulk=True) as db:
             await db.executemany(
                 "INSERT INTO device_minute (person, minute, device, steps, inferred_steps, "
                 "inferred_walking_s, motion_steps, motion_walking_s, enmo_sum_mg, enmo_samples, "

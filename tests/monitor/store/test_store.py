@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import stat
 from datetime import UTC, datetime, timedelta
@@ -213,3 +214,23 @@ async def test_pruning_finds_its_range_by_id_without_an_index(
         await prune_raw_motion(store, SimulatedClock(NOON), keep_days=3)
         left = [raw_id for raw_id, _ in await store.raw_after(0)]
     assert sorted(set(range(1, len(readings) + 1)) - set(left)) == [i + 1 for i in pruned]
+
+
+async def test_a_report_reaches_the_disk_at_once_and_readings_in_the_slower_window(
+    tmp_path: Path,
+) -> None:
+    async with Store.open(tmp_path / "monitor.db") as store:
+        keeper = asyncio.create_task(store.keep_durable(every_s=600.0, urgent_s=0.0))
+        try:
+            reading = Reading("p1", "watch", NOON, StepCount(10, CounterEpoch.LOCAL_DAY))
+            await store.append_readings([reading])
+            for _ in range(50):
+                await asyncio.sleep(0)
+            assert store.unsynced == 1, "readings wait for the slower window"
+            await store.add_report("p1", "pain", NOON, NOON, {"score": 3}, "pain:1", None)
+            async with asyncio.timeout(10):
+                while store.unsynced:  # noqa: ASYNC110 - the keeper syncs in its own time
+                    await asyncio.sleep(0.01)
+        finally:
+            keeper.cancel()
+            await asyncio.gather(keeper, return_exceptions=True)
