@@ -79,8 +79,10 @@ def encode(value: ReadingValue) -> tuple[str, bytes]:
                 "stride_m": stride,
                 "distance_m": distance,
             }
-        case LinkState(connected, reason):
+        case LinkState(connected, reason, problem):
             fields = {"connected": connected, "reason": reason}
+            if problem is not None:
+                fields["problem"] = problem
         case _:  # pragma: no cover - the union above is exhaustive
             raise TypeError(f"no encoding for {type(value).__name__}")
     return kind, json.dumps(fields, separators=(",", ":"), sort_keys=True).encode()
@@ -117,7 +119,12 @@ def decode(kind: str, payload: bytes) -> ReadingValue:
                     fields["distance_m"],
                 )
             case "link_state":
-                return LinkState(bool(fields["connected"]), str(fields["reason"]))
+                problem = fields.get("problem")
+                return LinkState(
+                    bool(fields["connected"]),
+                    str(fields["reason"]),
+                    None if problem is None else str(problem),
+                )
     except (KeyError, TypeError, ValueError) as exc:
         raise ParseError(f"stored {kind} reading cannot be read: {exc}") from exc
     raise ParseError(f"unknown reading kind {kind!r} in the raw log")

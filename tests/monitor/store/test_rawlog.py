@@ -48,7 +48,7 @@ _values = st.one_of(
         st.none() | st.floats(0, 3, allow_nan=False),
         st.none() | st.floats(0, 1e6, allow_nan=False),
     ),
-    st.builds(LinkState, st.booleans(), st.text(max_size=20)),
+    st.builds(LinkState, st.booleans(), st.text(max_size=20), st.none() | st.text(max_size=20)),
     st.builds(
         Motion,
         st.lists(st.tuples(_g, _g, _g), min_size=1, max_size=5).map(tuple),
