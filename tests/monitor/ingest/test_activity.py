@@ -303,3 +303,29 @@ async def test_rebuilding_motion_from_the_raw_log_gives_identical_minutes(tmp_pa
         rebuilt = await store.device_minutes("p1", 0, 10**9)
     assert sum(m.motion_steps for m in live) > 100
     assert rebuilt == live
+
+
+@pytest.mark.parametrize(
+    ("order", "problem"),
+    [
+        (("count", "problem"), "pair it again"),  # the problem came after the readings
+        (("problem", "count"), None),  # readings flowed after it: solved
+        (("problem", "motion", "problem"), "pair it again"),
+        (("count", "problem", "motion"), None),
+    ],
+)
+def test_a_problem_lasts_until_readings_flow_again_within_one_batch(
+    order: tuple[str, ...], problem: str | None
+) -> None:
+    values = {
+        "count": StepCount(10, CounterEpoch.LOCAL_DAY),
+        "problem": LinkState(False, "setup", "pair it again"),
+        "motion": Motion(((0.0, 0.0, 1.0),), 10.0),
+    }
+    readings = [
+        Reading("p1", "watch", T0 + timedelta(seconds=i), values[name])  # type: ignore[arg-type]
+        for i, name in enumerate(order)
+    ]
+    processor = ActivityProcessor(LONDON)
+    processor.process(readings)
+    assert processor.status("p1", "watch").problem == problem
