@@ -259,8 +259,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     ]
     sections = []
     for module, rows, extra in plan:
-        figures = run(module, *extra)
-        sections.append((module, rows(figures), figures))
+        try:
+            figures = run(module, *extra)
+            measured = rows(figures)
+        except (subprocess.CalledProcessError, KeyError, ValueError) as error:
+            # One failing benchmark should not cost the others' figures.
+            figures = {"error": str(error)}
+            measured = [(module, "-", f"failed: {error}", False)]
+        sections.append((module, measured, figures))
     DOC.write_text(write(sections) + "\n", encoding="utf-8")
     print(f"wrote {DOC.relative_to(ROOT)}", file=sys.stderr)
 
