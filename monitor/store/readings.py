@@ -145,9 +145,13 @@ class ReadingTables(Connection):
             ) as cursor:
                 row = await cursor.fetchone()
             processed = int(row[0]) if row else 0
-            async with db.execute("SELECT min(id) FROM raw_reading") as cursor:
+            async with db.execute("SELECT min(id), max(id) FROM raw_reading") as cursor:
                 row = await cursor.fetchone()
-            lo, hi = (int(row[0]) if row and row[0] is not None else 1), processed
+            if row is None or row[0] is None:
+                return 0
+            # The newest row stays, whatever its age: a new row's id is max(id) + 1, so deleting
+            # it would hand its id, which the watermark already covers, to the next reading.
+            lo, hi = int(row[0]), min(processed, int(row[1]) - 1)
             boundary = lo - 1  # the last id known to be older than before_us
             while lo <= hi:
                 middle = (lo + hi) // 2
