@@ -18,15 +18,25 @@ import numpy as np
 from monitor.gait.codec import GaitStateError, StateReader, StateWriter
 from monitor.gait.resample import GRID_HZ
 
-# A run of walking seconds becomes a bout once it is this long: with the 5 s window, about
-# 8 s of walking (10-15 steps at a usual cadence). Shorter runs are too often chance rhythm in
-# vehicle vibration or a gesture that happens to repeat.
-MIN_BOUT_S = 4
+# A run of walking seconds becomes a bout once it is this long. A window is judged walking
+# once walking fills at least 3 of its 5 seconds including its own (periodicity.py), so a walk
+# of 3 s, four or five steps at 80-100 steps/min (Mobilise-D counts micro-bouts from two
+# strides), gives three walking seconds. Shorter runs are too often chance rhythm in vehicle
+# vibration or a gesture that happens to repeat.
+MIN_BOUT_S = 3
 
-# A turn, a kerb or a stumble breaks the rhythm for a second or two while the person keeps
-# stepping: up to this many seconds without an agreeing verdict are bridged when the cadence on
-# both sides agrees.
+# A kerb or a stumble breaks the rhythm for a second or two while the person keeps stepping:
+# up to this many seconds without an agreeing verdict are bridged when the cadence on both
+# sides agrees.
 MAX_BRIDGE_S = 2
+
+# A turn (a U-turn takes 1.5-2.5 s) spoils the rhythm of every 5 s window that holds any of
+# it: up to one window's length more of seconds without a verdict. Such a gap is bridged as
+# well when each of its seconds still moves the body (at least TURN_SHARE of the energy of the
+# bout's latest walking seconds: turning steps are about a third as vigorous as straight
+# ones, a tenth of the energy; standing still carries under 1%), so a stop is not bridged.
+MAX_TURN_S = 6
+TURN_SHARE = 0.03
 
 # Adjacent seconds of one bout may differ in cadence by at most this ratio: the 5 s windows
 # overlap by 80%, so a real change of pace moves the estimate by far less in one second; a
@@ -46,7 +56,7 @@ MAX_HOLE_S = 2
 
 _BINS_PER_S = GRID_HZ
 _REF_SECONDS = 4  # walking seconds whose energy is the reference at an edge
-_KEEP_ENERGY_S = EDGE_REACH_S + MAX_BRIDGE_S + MIN_BOUT_S + 2
+_KEEP_ENERGY_S = EDGE_REACH_S + MAX_TURN_S + MIN_BOUT_S + 2
 
 
 def _alike(a: float, b: float) -> bool:
@@ -261,10 +271,15 @@ class BoutTracker:
             self._run_p = [p]
             self._run_e = [e]
         self._gap += 1
-        if self._gap > MAX_BRIDGE_S:
+        if self._gap > MAX_BRIDGE_S and (self._gap > MAX_TURN_S or self._stopped(s)):
             self._close(None)
             if len(self._run_p) >= MIN_BOUT_S:
                 self._confirm()
+
+    def _stopped(self, s: int) -> bool:
+        """Whether any second of the gap up to `s` was too quiet to be a turn: a stop."""
+        threshold = TURN_SHARE * sum(self._core) / max(1, len(self._core))
+        return any(self._energy.get(k, 0.0) < threshold for k in range(self._last_s + 1, s + 1))
 
     def _confirm(self) -> None:
         first = self._run_start
@@ -410,7 +425,7 @@ class BoutTracker:
         self._in_segment = bool(in_segment)
         self._in_bout = bool(in_bout)
         self._phase, self._last_p = r.floats(2)
-        limit = MIN_BOUT_S + MAX_BRIDGE_S
+        limit = MIN_BOUT_S + MAX_TURN_S
         self._run_p = r.float_array(limit).tolist()
         self._run_e = r.float_array(limit).tolist()
         self._core = r.float_array(_REF_SECONDS).tolist()

@@ -58,10 +58,14 @@ _REGULARITY_AT = (
     * MIN_REGULARITY
 )
 
-# Walking fills the window: every one of its seconds carries at least this share of the mean
-# energy. A burst of gesturing, the ringing after a knock, or a window that holds the start or
-# end of a walk does not.
-MIN_SECOND_SHARE = 0.25
+# Walking fills the window, or the part of it from a walk's first step or up to its last: the
+# seconds that carry at least this share of the window's busiest second are one unbroken run
+# that holds the window's own (middle) second and lasts at least MIN_ACTIVE_S. Four steps at
+# 80-100 steps/min take 2.4-3 s (the shortest walk counted, Mobilise-D's micro-bout of two
+# strides), so three seconds; a burst of gesturing (1-2 s) or the ringing after a knock does
+# not make such a run, and a walk broken by a quiet second in the middle is two walks.
+MIN_SECOND_SHARE = 0.2
+MIN_ACTIVE_S = 3
 
 # A later peak is the period's multiple, not the period, unless the earlier one is much weaker.
 _STRONG_FRACTION = 0.8
@@ -72,6 +76,14 @@ _STRONG_FRACTION = 0.8
 OTHER_STEP_MIN = 0.0
 
 _LAGS = np.arange(_LAG_HI + 2)
+
+# The correlation is taken of the window smoothed (zero-phase, in the spectrum) above the
+# quickest step counted, 3 Hz: what lies above is the shape of each step (the double bump of
+# heel strike and push-off, the ringing of impacts), which changes from step to step while
+# the step itself repeats. Power weight 1 / (1 + (f / 3 Hz)^8): a step at 3 Hz keeps half its
+# power, the double bump of a 1.9 Hz step (3.8 Hz) under a seventh.
+SMOOTH_ABOVE_HZ = 3.0
+_SMOOTH = 1.0 / (1.0 + (np.fft.rfftfreq(_FFT_SIZE, 1.0 / GRID_HZ) / SMOOTH_ABOVE_HZ) ** 8)
 
 
 def step_periods(windows: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
@@ -84,11 +96,15 @@ def step_periods(windows: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDA
     sq = x * x
     per_second = sq.reshape(n, seconds, GRID_HZ).mean(axis=2)
     cum = np.cumsum(sq, axis=1)
-    rms = np.sqrt(cum[:, -1] / width)
-    filled = per_second.min(axis=1) >= MIN_SECOND_SHARE * per_second.mean(axis=1)
+    active = per_second >= MIN_SECOND_SHARE * per_second.max(axis=1, keepdims=True)
+    count = active.sum(axis=1)
+    runs = active[:, 0].astype(np.int64) + (active[:, 1:] & ~active[:, :-1]).sum(axis=1)
+    # The RMS of the active seconds: the quiet ones before a walk began do not dilute it.
+    rms_sq = (per_second * active).sum(axis=1) / np.maximum(count, 1)
+    filled = (runs == 1) & (count >= MIN_ACTIVE_S) & active[:, seconds // 2]
     # Most of a day is sitting or still: only windows that pass these cheap tests are worth
     # the correlation.
-    candidates = np.flatnonzero(filled & (rms >= MIN_RMS_G))
+    candidates = np.flatnonzero(filled & (rms_sq >= MIN_RMS_G * MIN_RMS_G))
     steps = np.full(n, np.nan)
     if candidates.size:
         steps[candidates] = _rhythm(x[candidates], cum[candidates])
@@ -103,8 +119,10 @@ def _rhythm(x: NDArray[np.float64], cum: NDArray[np.float64]) -> NDArray[np.floa
     n, width = x.shape
     energy = cum[:, -1]
     spectrum = np.fft.rfft(x, _FFT_SIZE, axis=1)
-    power = spectrum.real**2 + spectrum.imag**2
+    power = (spectrum.real**2 + spectrum.imag**2) * _SMOOTH
     acf = np.fft.irfft(power, _FFT_SIZE, axis=1)[:, : _LAG_HI + 2]
+    # Back to the scale of the unweighted signal, so that the energy normalisation below holds.
+    acf *= np.divide(energy, acf[:, 0], out=np.zeros(n), where=acf[:, 0] > 0)[:, None]
     # Normalised by the mean energy of the two overlapping parts: a long lag is not penalised for
     # its shorter overlap, but a signal that dies away (the ringing after a knock, which matches
     # itself perfectly up to scale) is, since its two parts differ in energy.
