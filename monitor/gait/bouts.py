@@ -35,7 +35,7 @@ MAX_BRIDGE_S = 2
 # well when each of its seconds still moves the body (at least TURN_SHARE of the energy of the
 # bout's latest walking seconds: turning steps are about a third as vigorous as straight
 # ones, a tenth of the energy; standing still carries under 1%), so a stop is not bridged.
-MAX_TURN_S = 6
+MAX_TURN_S = 5
 TURN_SHARE = 0.03
 
 # Adjacent seconds of one bout may differ in cadence by at most this ratio: the 5 s windows
@@ -61,6 +61,21 @@ _KEEP_ENERGY_S = EDGE_REACH_S + MAX_TURN_S + MIN_BOUT_S + 2
 
 def _alike(a: float, b: float) -> bool:
     return a <= b * MAX_CADENCE_RATIO and b <= a * MAX_CADENCE_RATIO
+
+
+def _same_octave(p: float, ref: float) -> float:
+    """`p` moved to the octave of the bout's cadence `ref` when it is twice or half of it.
+
+    Inside a walk the cadence does not double or halve from one second to the next: such a
+    verdict read a stride as one step (or one step as a stride), and is that cadence.
+    """
+    if _alike(p, ref):
+        return p
+    if _alike(0.5 * p, ref):
+        return 0.5 * p
+    if _alike(2.0 * p, ref):
+        return 2.0 * p
+    return p
 
 
 Piece = tuple[int, int, float]
@@ -176,8 +191,7 @@ class BoutTracker:
             elif self._in_bout:
                 self._odd(s)
             else:
-                self._run_p.clear()
-                self._run_e.clear()
+                self._run_hole(e)
 
     def end_segment(self, end_bin: int, tail: list[Piece]) -> None:
         """End the open stretch at `end_bin`; `tail` are the pieces after the last verdict.
@@ -231,6 +245,7 @@ class BoutTracker:
 
     def _walking(self, s: int, p: float, e: float) -> None:
         if self._in_bout:
+            p = _same_octave(p, self._last_p)
             if not _alike(p, self._last_p):
                 self._odd(s, p, e)
                 return
@@ -248,15 +263,34 @@ class BoutTracker:
             self._last_p = p
             self._core = [*self._core[1 - _REF_SECONDS :], e]
             return
-        if self._run_p and _alike(p, self._run_p[-1]):
+        last = self._run_p[-1] if self._run_p else math.nan
+        if math.isnan(last) and len(self._run_p) > 1:
+            last = self._run_p[-2]  # the run's latest verdict, before its hole
+        if not math.isnan(last) and _alike(p, last):
             self._run_p.append(p)
             self._run_e.append(e)
+        elif self._run_p and not math.isnan(self._run_p[-1]):
+            self._run_hole(e)  # one second that disagrees: a hole in the run, not its end
+            return
         else:
             self._run_start = s
             self._run_p = [p]
             self._run_e = [e]
-        if len(self._run_p) >= MIN_BOUT_S:
+        if sum(not math.isnan(q) for q in self._run_p) >= MIN_BOUT_S:
             self._confirm()
+
+    def _run_hole(self, e: float) -> None:
+        """A second without an agreeing verdict while no bout is open.
+
+        One such second inside a run keeps it (a 5 s window that holds a stumble, a misread
+        octave, or an aliased impact at a low rate fails alone); a second one in a row ends it.
+        """
+        if self._run_p and not math.isnan(self._run_p[-1]):
+            self._run_p.append(math.nan)
+            self._run_e.append(e)
+        else:
+            self._run_p.clear()
+            self._run_e.clear()
 
     def _odd(self, s: int, p: float | None = None, e: float = 0.0) -> None:
         """A second inside a bout without an agreeing verdict (none, or a cadence that jumps)."""
@@ -304,7 +338,9 @@ class BoutTracker:
         self._bout_start = start
         self._walk_span(start, _BINS_PER_S * first, self._run_p[0])
         for i, p in enumerate(self._run_p):
-            self._walk_second(first + i, p)
+            # A hole lies between two verdicts of the run: it walks at their mean.
+            q = 0.5 * (self._run_p[i - 1] + self._run_p[i + 1]) if math.isnan(p) else p
+            self._walk_second(first + i, q)
         self._last_s = first + len(self._run_p) - 1
         self._last_p = self._run_p[-1]
         self._core = self._run_e[-_REF_SECONDS:]

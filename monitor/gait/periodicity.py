@@ -58,6 +58,13 @@ _REGULARITY_AT = (
     * MIN_REGULARITY
 )
 
+# A rhythm slower than the slowest step (1.25 s) can only be a stride, and the window then holds
+# at most four of them, compared over fewer than three: a resonance driven by noise (a car's
+# suspension, 0.8-1.8 Hz, and its sway at two thirds of that) matches itself that far by chance
+# at 0.65-0.8 (simulated rides). Such a stride must match better, as real strides do (the
+# slow gait of the simulator scores above 0.9; healthy gait 0.8-0.95).
+LONG_PERIOD_REGULARITY = 0.8
+
 # Walking fills the window, or the part of it from a walk's first step or up to its last: the
 # seconds that carry at least this share of the window's busiest second are one unbroken run
 # that holds the window's own (middle) second and lasts at least MIN_ACTIVE_S. Four steps at
@@ -76,6 +83,11 @@ _STRONG_FRACTION = 0.8
 OTHER_STEP_MIN = 0.0
 
 _LAGS = np.arange(_LAG_HI + 2)
+_THRESHOLD = np.where(
+    _LAGS[_LAG_LO : _LAG_HI + 1] > STEP_MAX_S * GRID_HZ,
+    np.maximum(_REGULARITY_AT[_LAG_LO : _LAG_HI + 1], LONG_PERIOD_REGULARITY),
+    _REGULARITY_AT[_LAG_LO : _LAG_HI + 1],
+)
 
 # The correlation is taken of the window smoothed (zero-phase, in the spectrum) above the
 # quickest step counted, 3 Hz: what lies above is the shape of each step (the double bump of
@@ -142,7 +154,7 @@ def _rhythm(x: NDArray[np.float64], cum: NDArray[np.float64]) -> NDArray[np.floa
         0.5 * (before - after), curvature, out=np.zeros_like(mid), where=is_peak
     ).clip(-0.5, 0.5)
     height = np.where(is_peak, mid - 0.25 * (before - after) * shift, -np.inf)
-    height[height < _REGULARITY_AT[_LAG_LO : _LAG_HI + 1]] = -np.inf
+    height[height < _THRESHOLD] = -np.inf
     best = height.max(axis=1)
     strong = height >= (_STRONG_FRACTION * best)[:, None]
     found = strong.any(axis=1)
