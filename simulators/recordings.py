@@ -70,6 +70,8 @@ def load_lumbar(directory: Path = IPOL_LUMBAR) -> list[LumbarTrial]:
     """The `S-T_lb.txt` files (100 Hz, m/s^2) with their `S-T.json` footstep annotations.
 
     The true count is the number of annotated footsteps, left plus right (the data's README).
+    Time is the packet counter over the rate: the sensor lost packets (up to 80 ms in a row),
+    and the annotations count packets, not rows.
     """
     out = []
     for meta_path in sorted(directory.glob("*.json")):
@@ -81,7 +83,7 @@ def load_lumbar(directory: Path = IPOL_LUMBAR) -> list[LumbarTrial]:
             LumbarTrial(
                 name=meta_path.stem,
                 subject=int(meta["Subject"]),
-                t=np.arange(raw.shape[0]) / IPOL_RATE_HZ,
+                t=raw[:, 0] / IPOL_RATE_HZ,
                 xyz=raw[:, 1:4] / STANDARD_GRAVITY,
                 truth=len(meta["LeftFootEvents"]) + len(meta["RightFootEvents"]),
                 walk=(walk[0] / IPOL_RATE_HZ, walk[1] / IPOL_RATE_HZ),

@@ -43,11 +43,16 @@ TURN_SHARE = 0.03
 # larger jump is a misread (a stride taken for a step or the reverse) or another activity.
 MAX_CADENCE_RATIO = 1.25
 
-# At a bout's edges, seconds carrying at least this share of the energy of the bout's nearest
-# walking seconds are walking too, up to the reach of the half window (2.5 s) plus a second.
-# The first step of a walk moves the body about half as much as steady walking (a quarter of
-# the energy), and a second may hold only half of it; standing still carries under 1%.
-EDGE_SHARE = 0.15
+# At a bout's edges, seconds carrying at least EDGE_SHARE of the energy of the bout's nearest
+# walking seconds hold walking too, up to the reach of the half window (2.5 s) plus a second;
+# standing still carries under 1%. How much of such a second was walked is read from its
+# energy: a second walked throughout carries at least EDGE_FULL_SHARE (steady seconds vary by
+# about a third, and the first and last steps of a walk move the body about half as much as
+# the others, a quarter of the energy), a second walked for part of its length proportionally
+# less. Whole seconds would misplace each edge by half a second, a step, on average: as much
+# as a 4-step walk's tolerance.
+EDGE_SHARE = 0.05
+EDGE_FULL_SHARE = 0.25
 EDGE_REACH_S = 3
 
 # Lost BLE packets leave holes in the signal. A walk that goes on at the same cadence on both
@@ -76,6 +81,12 @@ def _same_octave(p: float, ref: float) -> float:
     if _alike(2.0 * p, ref):
         return 2.0 * p
     return p
+
+
+def _walked_bins(length: int, energy: float, ref: float) -> int:
+    """How many bins of an edge piece `length` bins long were walked, from its energy."""
+    share = energy / ref if ref > 0 else 1.0
+    return max(1, min(length, round(length * share / EDGE_FULL_SHARE)))
 
 
 Piece = tuple[int, int, float]
@@ -317,9 +328,8 @@ class BoutTracker:
 
     def _confirm(self) -> None:
         first = self._run_start
-        threshold = (
-            EDGE_SHARE * sum(self._run_e[:_REF_SECONDS]) / min(_REF_SECONDS, len(self._run_e))
-        )
+        ref = sum(self._run_e[:_REF_SECONDS]) / min(_REF_SECONDS, len(self._run_e))
+        threshold = EDGE_SHARE * ref
         # Reach back over the seconds before the run, then over the segment's lead.
         start = _BINS_PER_S * first
         reach = start - _BINS_PER_S * EDGE_REACH_S
@@ -329,10 +339,12 @@ class BoutTracker:
                 back.extend(reversed(self._lead))
                 break
             back.append((_BINS_PER_S * s, _BINS_PER_S * (s + 1), self._energy.get(s, 0.0)))
-        for a, _, e in back:
+        for a, b, e in back:
             if e < threshold or a < max(reach, self._free_bin):
                 break
-            start = a
+            start = b - _walked_bins(b - a, e, ref)
+            if start > a:
+                break
         self._phase = 0.5
         self._in_bout = True
         self._bout_start = start
@@ -382,12 +394,14 @@ class BoutTracker:
 
     def _reach(self, pieces: list[Piece], end: int, limit: int) -> int:
         """Walk on from bin `end` over the pieces that carry walking energy, up to `limit`."""
-        threshold = EDGE_SHARE * sum(self._core) / max(1, len(self._core))
+        ref = sum(self._core) / max(1, len(self._core))
         for a, b, e in pieces:
-            if e < threshold or b > limit:
+            if e < EDGE_SHARE * ref or b > limit:
                 break
-            self._walk_span(a, b, self._last_p)
-            end = b
+            end = a + _walked_bins(b - a, e, ref)
+            self._walk_span(a, end, self._last_p)
+            if end < b:
+                break
         return end
 
     def _finish(self, end: int) -> None:
