@@ -45,18 +45,7 @@ MIN_RMS_G = 0.02
 # every other test score a median 0.64, and rarely stay above 0.65 for a bout's 4 s.
 MIN_REGULARITY = 0.65
 
-# A correlation measured over a short overlap is noisier: beyond the longest step period the
-# threshold rises with 1/sqrt(overlap), keeping the chance of a false match about constant.
-_REGULARITY_AT = (
-    np.maximum(
-        1.0,
-        np.sqrt(
-            (WINDOW_BINS - STEP_MAX_S * GRID_HZ)
-            / (WINDOW_BINS - np.arange(_LAG_HI + 2, dtype=np.float64))
-        ),
-    )
-    * MIN_REGULARITY
-)
+_FULL_OVERLAP = WINDOW_BINS - STEP_MAX_S * GRID_HZ
 
 # A rhythm slower than the slowest step (1.25 s) can only be a stride, and the window then holds
 # at most four of them, compared over fewer than three: a resonance driven by noise (a car's
@@ -71,7 +60,7 @@ LONG_PERIOD_REGULARITY = 0.8
 # 80-100 steps/min take 2.4-3 s (the shortest walk counted, Mobilise-D's micro-bout of two
 # strides), so three seconds; a burst of gesturing (1-2 s) or the ringing after a knock does
 # not make such a run, and a walk broken by a quiet second in the middle is two walks.
-MIN_SECOND_SHARE = 0.2
+MIN_SECOND_SHARE = 0.1
 MIN_ACTIVE_S = 3
 
 # A later peak is the period's multiple, not the period, unless the earlier one is much weaker.
@@ -83,11 +72,7 @@ _STRONG_FRACTION = 0.8
 OTHER_STEP_MIN = 0.0
 
 _LAGS = np.arange(_LAG_HI + 2)
-_THRESHOLD = np.where(
-    _LAGS[_LAG_LO : _LAG_HI + 1] > STEP_MAX_S * GRID_HZ,
-    np.maximum(_REGULARITY_AT[_LAG_LO : _LAG_HI + 1], LONG_PERIOD_REGULARITY),
-    _REGULARITY_AT[_LAG_LO : _LAG_HI + 1],
-)
+_LONG = _LAGS > STEP_MAX_S * GRID_HZ  # lags longer than the slowest step: strides only
 
 # The correlation is taken of the window smoothed (zero-phase, in the spectrum) above the
 # quickest step counted, 3 Hz: what lies above is the shape of each step (the double bump of
@@ -119,14 +104,23 @@ def step_periods(windows: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDA
     candidates = np.flatnonzero(filled & (rms_sq >= MIN_RMS_G * MIN_RMS_G))
     steps = np.full(n, np.nan)
     if candidates.size:
-        steps[candidates] = _rhythm(x[candidates], cum[candidates])
+        act = active[candidates]
+        start = GRID_HZ * np.argmax(act, axis=1)
+        stop = GRID_HZ * (seconds - np.argmax(act[:, ::-1], axis=1))
+        steps[candidates] = _rhythm(x[candidates], cum[candidates], start, stop)
     return steps, per_second
 
 
-def _rhythm(x: NDArray[np.float64], cum: NDArray[np.float64]) -> NDArray[np.float64]:
+def _rhythm(
+    x: NDArray[np.float64],
+    cum: NDArray[np.float64],
+    start: NDArray[np.int64],
+    stop: NDArray[np.int64],
+) -> NDArray[np.float64]:
     """Each de-meaned row's step period in s, NaN where it holds no gait-like rhythm.
 
-    `cum` is the running sum of each row's squares.
+    `cum` is the running sum of each row's squares; the walking in row i, if any, lies in its
+    bins `start[i]` to `stop[i]` (its active seconds).
     """
     n, width = x.shape
     energy = cum[:, -1]
@@ -135,13 +129,25 @@ def _rhythm(x: NDArray[np.float64], cum: NDArray[np.float64]) -> NDArray[np.floa
     acf = np.fft.irfft(power, _FFT_SIZE, axis=1)[:, : _LAG_HI + 2]
     # Back to the scale of the unweighted signal, so that the energy normalisation below holds.
     acf *= np.divide(energy, acf[:, 0], out=np.zeros(n), where=acf[:, 0] > 0)[:, None]
-    # Normalised by the mean energy of the two overlapping parts: a long lag is not penalised for
-    # its shorter overlap, but a signal that dies away (the ringing after a knock, which matches
-    # itself perfectly up to scale) is, since its two parts differ in energy.
-    head = cum[:, width - 1 - _LAGS]
-    tail = energy[:, None] - np.concatenate((np.zeros((n, 1)), cum[:, : _LAG_HI + 1]), axis=1)
+    # Normalised by the mean energy of the two overlapping parts of the active span: a long lag
+    # is not penalised for its shorter overlap, nor a short walk for the quiet seconds around it
+    # (four steps give three step-to-step matches, not the window's worth); but a signal that
+    # dies away (the ringing after a knock, which matches itself perfectly up to scale) is,
+    # since its two parts differ in energy.
+    padded = np.concatenate((np.zeros((n, 1)), cum), axis=1)  # padded[:, k]: sum of x[:k]^2
+    lo = start[:, None]
+    hi = stop[:, None]
+    cut_head = np.clip(hi - _LAGS, lo, hi)
+    cut_tail = np.clip(lo + _LAGS, lo, hi)
+    head = np.take_along_axis(padded, cut_head, axis=1) - np.take_along_axis(padded, lo, axis=1)
+    tail = np.take_along_axis(padded, hi, axis=1) - np.take_along_axis(padded, cut_tail, axis=1)
     denom = 0.5 * (head + tail)
     r = np.divide(acf, denom, out=np.zeros_like(acf), where=denom > 0)
+    # A correlation over a shorter overlap is noisier: the threshold rises with 1/sqrt(overlap)
+    # beyond the longest step period's overlap in a full window.
+    overlap = np.maximum(hi - _LAGS, 1).astype(np.float64) - lo
+    need = MIN_REGULARITY * np.maximum(1.0, np.sqrt(_FULL_OVERLAP / np.maximum(overlap, 1.0)))
+    need[:, _LONG] = np.maximum(need[:, _LONG], LONG_PERIOD_REGULARITY)
 
     # Peaks, located and measured between lags by a parabola through their three points: a
     # fast rhythm spans few bins, and its peak can fall between two of them.
@@ -154,7 +160,7 @@ def _rhythm(x: NDArray[np.float64], cum: NDArray[np.float64]) -> NDArray[np.floa
         0.5 * (before - after), curvature, out=np.zeros_like(mid), where=is_peak
     ).clip(-0.5, 0.5)
     height = np.where(is_peak, mid - 0.25 * (before - after) * shift, -np.inf)
-    height[height < _THRESHOLD] = -np.inf
+    height[height < need[:, _LAG_LO : _LAG_HI + 1]] = -np.inf
     best = height.max(axis=1)
     strong = height >= (_STRONG_FRACTION * best)[:, None]
     found = strong.any(axis=1)
@@ -168,7 +174,9 @@ def _rhythm(x: NDArray[np.float64], cum: NDArray[np.float64]) -> NDArray[np.floa
     testable = twice <= _LAG_HI
     near = np.clip(twice, 1, _LAG_HI)
     again = np.maximum(np.maximum(r[rows, near - 1], r[rows, near]), r[rows, near + 1])
-    holds = ~testable | (again >= _REGULARITY_AT[near])
+    # (Over a short walk the overlap at two periods is short too: its threshold stops at the
+    # one a full window asks at the longest lag, LONG_PERIOD_REGULARITY.)
+    holds = ~testable | (again >= np.minimum(need[rows, near], LONG_PERIOD_REGULARITY))
 
     # The best correlation in the middle half of the period: the other foot's step, if any.
     lags = _LAGS[None, :]

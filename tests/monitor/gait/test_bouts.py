@@ -11,11 +11,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from monitor.gait.bouts import (
+    EDGE_FULL_SHARE,
     EDGE_REACH_S,
     EDGE_SHARE,
     MAX_BRIDGE_S,
     MAX_HOLE_S,
+    MAX_TURN_S,
     MIN_BOUT_S,
+    TURN_SHARE,
     BoutTracker,
     Walked,
 )
@@ -98,12 +101,56 @@ def test_a_second_read_at_the_wrong_octave_does_not_break_the_bout() -> None:
 
 
 def test_edges_reach_over_seconds_that_still_carry_walking_energy() -> None:
-    share = EDGE_SHARE * 1.5
+    full = EDGE_FULL_SHARE
     periods = [NAN] * 4 + [0.5] * 6 + [NAN] * 4
-    energies = [0.0, 0.0, EDGE_SHARE / 2, share] + [1.0] * 6 + [share, share, 0.0, share]
+    energies = [0.0, 0.0, EDGE_SHARE / 2, full] + [1.0] * 6 + [full, full, 0.0, full]
     outcome = drive(periods, energies)
     # One second before the run (the one before it is too quiet), two after it (then silence).
     assert [(a, b) for a, b, _ in outcome.bouts] == [(FIRST + 3, FIRST + 12)]
+
+
+def test_an_edge_second_walked_in_part_adds_that_part_and_ends_the_reach() -> None:
+    # The short walks: whole seconds would misplace each edge by half a step's time.
+    full = EDGE_FULL_SHARE
+    periods = [NAN] * 4 + [0.5] * 6 + [NAN] * 4
+    energies = [0.0, 0.0, full, full / 2] + [1.0] * 6 + [full / 4, full, full, 0.0]
+    outcome = drive(periods, energies)
+    assert [(a, b) for a, b, _ in outcome.bouts] == [(FIRST + 3.5, FIRST + 10.25)]
+    assert outcome.walking_s == 6.75
+
+
+@pytest.mark.parametrize(("gap_energy", "bouts"), [(TURN_SHARE * 2, 1), (TURN_SHARE / 2, 2)])
+def test_a_turn_is_bridged_but_a_stop_is_not(gap_energy: float, bouts: int) -> None:
+    gap = MAX_TURN_S
+    periods = [0.5] * 6 + [NAN] * gap + [0.55] * 6
+    energies = [1.0] * 6 + [gap_energy] * gap + [1.0] * 6
+    outcome = drive(periods, energies)
+    assert len(outcome.bouts) == bouts
+    if bouts == 1:
+        assert outcome.walking_s == 12 + gap
+        assert outcome.bouts[0][2] == pytest.approx(6 / 0.5 + 6 / 0.55 + gap / 0.525, abs=1)
+
+
+def test_a_turn_longer_than_a_window_ends_the_bout() -> None:
+    gap = MAX_TURN_S + 1
+    outcome = drive([0.5] * 6 + [NAN] * gap + [0.5] * 6, [1.0] * 6 + [0.5] * gap + [1.0] * 6)
+    assert len(outcome.bouts) == 2
+
+
+def test_a_run_keeps_one_odd_second_but_not_two() -> None:
+    # A misread second inside the first seconds of a walk does not lose the walk ...
+    one = drive([NAN] * 3 + [0.5, 0.5, 1.7, 0.5] + [NAN] * 5)
+    assert len(one.bouts) == 1
+    assert one.walking_s == 4
+    # ... two in a row do: the run starts again.
+    two = drive([NAN] * 3 + [0.5, 0.5, NAN, NAN, 0.5, 0.5] + [NAN] * 5)
+    assert two.bouts == []
+
+
+def test_a_misread_octave_inside_a_bout_walks_at_the_bouts_cadence() -> None:
+    outcome = drive([0.5] * 6 + [1.0, 0.25] + [0.5] * 6)
+    assert len(outcome.bouts) == 1
+    assert {p for _, _, p in outcome.intervals} == {0.5}
 
 
 def test_edges_reach_no_further_than_the_half_window() -> None:
