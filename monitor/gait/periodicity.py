@@ -73,6 +73,7 @@ OTHER_STEP_MIN = 0.0
 
 _LAGS = np.arange(_LAG_HI + 2)
 _LONG = _LAGS > STEP_MAX_S * GRID_HZ  # lags longer than the slowest step: strides only
+_FULL_NEED = MIN_REGULARITY * np.maximum(1.0, np.sqrt(_FULL_OVERLAP / (WINDOW_BINS - _LAGS)))
 
 # The correlation is taken of the window smoothed (zero-phase, in the spectrum) above the
 # quickest step counted, 3 Hz: what lies above is the shape of each step (the double bump of
@@ -174,9 +175,10 @@ def _rhythm(
     testable = twice <= _LAG_HI
     near = np.clip(twice, 1, _LAG_HI)
     again = np.maximum(np.maximum(r[rows, near - 1], r[rows, near]), r[rows, near + 1])
-    # (Over a short walk the overlap at two periods is short too: its threshold stops at the
-    # one a full window asks at the longest lag, LONG_PERIOD_REGULARITY.)
-    holds = ~testable | (again >= np.minimum(need[rows, near], LONG_PERIOD_REGULARITY))
+    # The second period is held to what a full window asks at that lag: over a short walk the
+    # first period's test has already paid for the short overlap, and the few steps at the
+    # ends of a walk, weaker than the rest, match least at two periods.
+    holds = ~testable | (again >= _FULL_NEED[near])
 
     # The best correlation in the middle half of the period: the other foot's step, if any.
     lags = _LAGS[None, :]
