@@ -178,7 +178,7 @@ def _rhythm(
     # The second period is held to what a full window asks at that lag: over a short walk the
     # first period's test has already paid for the short overlap, and the few steps at the
     # ends of a walk, weaker than the rest, match least at two periods.
-    holds = ~testable | (again >= _FULL_NEED[near])
+    holds = ~testable | (again >= MIN_REGULARITY)
 
     # The best correlation in the middle half of the period: the other foot's step, if any.
     lags = _LAGS[None, :]
