@@ -35,9 +35,11 @@ _LAG_LO = 2
 _LAG_HI = int(np.ceil(2 * STEP_MAX_S * GRID_HZ)) + 1
 _FFT_SIZE = 256  # >= window + largest lag, so the FFT's circular correlation equals the linear one
 
-# Less than this band-passed RMS is posture, fidgeting or a sensor lying still: no gait moves a
-# body-worn sensor this little (slow walking at the lower back is about 0.05 g).
-MIN_RMS_G = 0.02
+# Less than this band-passed RMS (over the window's active seconds) is a sensor lying still or
+# worn at rest: 2.5 times the noise of a consumer MEMS accelerometer (0.004 g). Slow walking at
+# the lower back is about 0.05 g, but the guarded shuffle of acute back pain seen at the wrist
+# with the arms held still moves it by only 0.015-0.02 g, and must count.
+MIN_RMS_G = 0.01
 
 # How alike one stride (or step) must be to the next. Healthy gait scores 0.8-0.95 and most
 # impaired gait 0.65-0.85. Road noise through a vehicle's suspension (a resonance near the
@@ -59,8 +61,10 @@ LONG_PERIOD_REGULARITY = 0.8
 # that holds the window's own (middle) second and lasts at least MIN_ACTIVE_S. Four steps at
 # 80-100 steps/min take 2.4-3 s (the shortest walk counted, Mobilise-D's micro-bout of two
 # strides), so three seconds; a burst of gesturing (1-2 s) or the ringing after a knock does
-# not make such a run, and a walk broken by a quiet second in the middle is two walks.
-MIN_SECOND_SHARE = 0.1
+# not make such a run, and a walk broken by a quiet second in the middle is two walks. The
+# first and last steps of a walk carry about a quarter of the energy of the others, so a
+# second holding most of one stays above a fifth of the busiest.
+MIN_SECOND_SHARE = 0.2
 MIN_ACTIVE_S = 3
 
 # A later peak is the period's multiple, not the period, unless the earlier one is much weaker.
