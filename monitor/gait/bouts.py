@@ -280,7 +280,7 @@ class BoutTracker:
         if not math.isnan(last) and _alike(p, last):
             self._run_p.append(p)
             self._run_e.append(e)
-        elif self._run_p and not math.isnan(self._run_p[-1]):
+        elif len(self._run_p) > 1 and not math.isnan(self._run_p[-1]):
             self._run_hole(e)  # one second that disagrees: a hole in the run, not its end
             return
         else:
