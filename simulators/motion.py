@@ -450,6 +450,10 @@ def _walk_straight(ctx: _Context) -> tuple[Array, Array, Array]:
         pulse = gain * np.exp(-0.5 * ((tau[lo:hi] - s) / width) ** 2)
         (own if sd > 0 else other)[lo:hi] += pulse
     impact_g = _IMPACT_SHARE * vertical * w.vigour
+    # Turning steps are short pivots: their heel strikes soften as much as the bounce.
+    softened = 1.0 - (1.0 - _TURN_GAIN) * turning
+    own *= softened
+    other *= softened
 
     if ctx.placement is Placement.WRIST:
         return _walk_wrist(ctx, trunk, phase, rate, ramp, impact_g * (own + other), strikes)

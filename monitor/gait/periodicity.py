@@ -56,15 +56,18 @@ _FULL_OVERLAP = WINDOW_BINS - STEP_MAX_S * GRID_HZ
 # slow gait of the simulator scores above 0.9; healthy gait 0.8-0.95).
 LONG_PERIOD_REGULARITY = 0.8
 
-# Walking fills the window, or the part of it from a walk's first step or up to its last: the
-# seconds that carry at least this share of the window's busiest second are one unbroken run
-# that holds the window's own (middle) second and lasts at least MIN_ACTIVE_S. Four steps at
-# 80-100 steps/min take 2.4-3 s (the shortest walk counted, Mobilise-D's micro-bout of two
-# strides), so three seconds; a burst of gesturing (1-2 s) or the ringing after a knock does
-# not make such a run, and a walk broken by a quiet second in the middle is two walks. The
-# first and last steps of a walk carry about a quarter of the energy of the others, so a
-# second holding most of one stays above a fifth of the busiest.
+# Walking fills the window, or the part of it from a walk's first step or up to its last. The
+# active span runs from the first to the last second that carries at least MIN_SECOND_SHARE of
+# the window's busiest second; it must hold the window's own (middle) second, last at least
+# MIN_ACTIVE_S, and have no pause inside (a second under PAUSE_SHARE). Four steps at 80-100
+# steps/min take 2.4-3 s (the shortest walk counted, Mobilise-D's micro-bout of two strides),
+# so three seconds; a burst of gesturing (1-2 s) or the ringing after a knock does not make
+# such a span. The first and last steps of a walk carry about a quarter of the energy of the
+# others, so a second holding most of one stays above a fifth of the busiest. Inside a slow
+# walk a second may hold one heel strike where the next holds two, a fifth of its energy;
+# standing still carries under 1% of walking's.
 MIN_SECOND_SHARE = 0.2
+PAUSE_SHARE = 0.05
 MIN_ACTIVE_S = 3
 
 # A later peak is the period's multiple, not the period, unless the earlier one is much weaker.
@@ -98,20 +101,24 @@ def step_periods(windows: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDA
     sq = x * x
     per_second = sq.reshape(n, seconds, GRID_HZ).mean(axis=2)
     cum = np.cumsum(sq, axis=1)
-    active = per_second >= MIN_SECOND_SHARE * per_second.max(axis=1, keepdims=True)
-    count = active.sum(axis=1)
-    runs = active[:, 0].astype(np.int64) + (active[:, 1:] & ~active[:, :-1]).sum(axis=1)
-    # The RMS of the active seconds: the quiet ones before a walk began do not dilute it.
-    rms_sq = (per_second * active).sum(axis=1) / np.maximum(count, 1)
-    filled = (runs == 1) & (count >= MIN_ACTIVE_S) & active[:, seconds // 2]
+    busiest = per_second.max(axis=1, keepdims=True)
+    active = per_second >= MIN_SECOND_SHARE * busiest
+    first = np.argmax(active, axis=1)
+    last = seconds - 1 - np.argmax(active[:, ::-1], axis=1)
+    index = np.arange(seconds)
+    inside = (index >= first[:, None]) & (index <= last[:, None])
+    paused = (inside & (per_second < PAUSE_SHARE * busiest)).any(axis=1)
+    centre = seconds // 2
+    # The RMS of the active span: the quiet seconds before a walk began do not dilute it.
+    rms_sq = (per_second * inside).sum(axis=1) / (last - first + 1)
+    filled = (last - first + 1 >= MIN_ACTIVE_S) & (first <= centre) & (last >= centre) & ~paused
     # Most of a day is sitting or still: only windows that pass these cheap tests are worth
     # the correlation.
     candidates = np.flatnonzero(filled & (rms_sq >= MIN_RMS_G * MIN_RMS_G))
     steps = np.full(n, np.nan)
     if candidates.size:
-        act = active[candidates]
-        start = GRID_HZ * np.argmax(act, axis=1)
-        stop = GRID_HZ * (seconds - np.argmax(act[:, ::-1], axis=1))
+        start = GRID_HZ * first[candidates]
+        stop = GRID_HZ * (last[candidates] + 1)
         steps[candidates] = _rhythm(x[candidates], cum[candidates], start, stop)
     return steps, per_second
 
