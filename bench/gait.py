@@ -317,7 +317,7 @@ def synthetic_cases() -> dict[str, list[tuple[str, Recording]]]:
                         _still_around([Segment(Activity.WALKING, 60.0, cadence)]),
                         placement,
                         seed=130 + seed,
-                        sampling=Sampling(rate_hz=LOW_RATE_HZ, antialias=False),
+                        sampling=Sampling(rate_hz=LOW_RATE_HZ, lowpass=0.0),
                     ),
                 )
             )

@@ -77,10 +77,11 @@ class Sampling:
     dropouts_per_min: float = 0.0
     dropout_s: float = 0.25
     """Mean length of a lost stretch (exponentially distributed)."""
-    antialias: bool = True
-    """Whether the sensor low-passes before sampling (at about a third of its rate, as most
-    do); without, samples are picked from the motion as it is, impacts and all, and what lies
-    above half the rate folds down (cheap wrist devices, and decimation by dropping samples)."""
+    lowpass: float = 0.35
+    """Cut-off of the sensor's low-pass before sampling, as a fraction of its rate (most
+    sensors filter at about a third of it); 0 for none: samples are picked from the motion as
+    it is, impacts and all, and what lies above half the rate folds down (cheap wrist devices,
+    and decimation by dropping samples)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,7 +212,7 @@ def simulate(
     t = _sample_times(start_s, begin, sampling, rng)
     # The sensor's output stage low-passes at about a third of its rate, as most real ones do;
     # without it only the fine grid's own limit remains.
-    cutoff = 0.35 * sampling.rate_hz if sampling.antialias else 0.45 * _FINE_HZ
+    cutoff = sampling.lowpass * sampling.rate_hz if sampling.lowpass > 0 else 0.45 * _FINE_HZ
     sos = signal.butter(4, min(cutoff, 0.45 * _FINE_HZ), fs=_FINE_HZ, output="sos")
     fine = signal.sosfiltfilt(sos, fine, axis=0)
     xyz = np.column_stack([np.interp(t, fine_t, fine[:, i]) for i in range(3)])

@@ -134,7 +134,7 @@ def _rhythm(
     `cum` is the running sum of each row's squares; the walking in row i, if any, lies in its
     bins `start[i]` to `stop[i]` (its active seconds).
     """
-    n, width = x.shape
+    n = x.shape[0]
     energy = cum[:, -1]
     spectrum = np.fft.rfft(x, _FFT_SIZE, axis=1)
     power = (spectrum.real**2 + spectrum.imag**2) * _SMOOTH
