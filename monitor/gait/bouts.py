@@ -287,7 +287,10 @@ class BoutTracker:
             self._run_start = s
             self._run_p = [p]
             self._run_e = [e]
-        if sum(not math.isnan(q) for q in self._run_p) >= MIN_BOUT_S:
+        # Each hole costs the run one more agreeing second: chance rhythm (a vehicle's
+        # suspension) also comes and goes.
+        holes = sum(math.isnan(q) for q in self._run_p)
+        if len(self._run_p) - holes >= MIN_BOUT_S + holes:
             self._confirm()
 
     def _run_hole(self, e: float) -> None:
