@@ -138,10 +138,13 @@ def test_a_turn_longer_than_a_window_ends_the_bout() -> None:
 
 
 def test_a_run_keeps_one_odd_second_but_not_two() -> None:
-    # A misread second inside the first seconds of a walk does not lose the walk ...
-    one = drive([NAN] * 3 + [0.5, 0.5, 1.7, 0.5] + [NAN] * 5)
+    # A misread second inside the first seconds of a walk does not lose the walk, though it
+    # costs it one more agreeing second ...
+    short = drive([NAN] * 3 + [0.5, 0.5, 1.7, 0.5] + [NAN] * 5)
+    assert short.bouts == []
+    one = drive([NAN] * 3 + [0.5, 0.5, 1.7, 0.5, 0.5] + [NAN] * 5)
     assert len(one.bouts) == 1
-    assert one.walking_s == 4
+    assert one.walking_s == 5
     # ... two in a row do: the run starts again.
     two = drive([NAN] * 3 + [0.5, 0.5, NAN, NAN, 0.5, 0.5] + [NAN] * 5)
     assert two.bouts == []
