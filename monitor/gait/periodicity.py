@@ -55,6 +55,7 @@ _FULL_OVERLAP = WINDOW_BINS - STEP_MAX_S * GRID_HZ
 # at 0.65-0.8 (simulated rides). Such a stride must match better, as real strides do (the
 # slow gait of the simulator scores above 0.9; healthy gait 0.8-0.95).
 LONG_PERIOD_REGULARITY = 0.8
+SLOW_STEP_S = 0.8
 
 # Walking fills the window, or the part of it from a walk's first step or up to its last. The
 # active span runs from the first to the last second that carries at least MIN_SECOND_SHARE of
@@ -100,7 +101,6 @@ def step_periods(windows: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDA
     x = windows - windows.mean(axis=1, keepdims=True)
     sq = x * x
     per_second = sq.reshape(n, seconds, GRID_HZ).mean(axis=2)
-    cum = np.cumsum(sq, axis=1)
     busiest = per_second.max(axis=1, keepdims=True)
     active = per_second >= MIN_SECOND_SHARE * busiest
     first = np.argmax(active, axis=1)
@@ -119,7 +119,12 @@ def step_periods(windows: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDA
     if candidates.size:
         start = GRID_HZ * first[candidates]
         stop = GRID_HZ * (last[candidates] + 1)
-        steps[candidates] = _rhythm(x[candidates], cum[candidates], start, stop)
+        # Only the active span is correlated: what lies outside it is not the walk (and a
+        # correlation normalised by the span's energy must not see it).
+        bins = np.arange(width)
+        span = (bins >= start[:, None]) & (bins < stop[:, None])
+        xs = np.where(span, x[candidates], 0.0)
+        steps[candidates] = _rhythm(xs, np.cumsum(xs * xs, axis=1), start, stop)
     return steps, per_second
 
 
@@ -202,4 +207,12 @@ def _rhythm(
     )
     step_s = np.where(is_stride, period_bins / 2.0, period_bins) / GRID_HZ
     in_band = (step_s >= STEP_MIN_S) & (step_s <= STEP_MAX_S)
-    return np.where(found & holds & in_band, step_s, np.nan)
+    # A slow step (under 75 steps/min) repeats only four to six times in the window, like the
+    # bounce of a car's or bus's suspension (0.8-1.3 Hz): it must match better, from 0.65 at
+    # 0.8 s rising to LONG_PERIOD_REGULARITY at the slowest step. A stride (two steps) is
+    # judged by its steps' rate.
+    slow = np.clip((step_s - SLOW_STEP_S) / (STEP_MAX_S - SLOW_STEP_S), 0.0, 1.0)
+    regular = height[rows, first] >= MIN_REGULARITY + slow * (
+        LONG_PERIOD_REGULARITY - MIN_REGULARITY
+    )
+    return np.where(found & holds & in_band & regular, step_s, np.nan)
