@@ -6,6 +6,10 @@ the gait's period. That period is a step when the signal is the same for both fe
 lower back, chest) and a stride when the two feet differ (a trouser pocket rides on one
 thigh): the correlation around half the period tells which, because two unlike steps still
 resemble each other there while a single step is in anti-phase with itself.
+
+Only the window's active span is correlated (from the first to the last second that moves
+like the rest), so a window may hold the start or end of a walk, or a whole walk of four
+steps (issue 17).
 """
 
 from __future__ import annotations
@@ -44,7 +48,7 @@ MIN_RMS_G = 0.01
 # How alike one stride (or step) must be to the next. Healthy gait scores 0.8-0.95 and most
 # impaired gait 0.65-0.85. Road noise through a vehicle's suspension (a resonance near the
 # step frequency) matches itself by chance over 5 s: in the simulator its windows that pass
-# every other test score a median 0.64, and rarely stay above 0.65 for a bout's 4 s.
+# every other test score a median 0.64, and rarely stay above 0.65 for a bout's 3 s.
 MIN_REGULARITY = 0.65
 
 _FULL_OVERLAP = WINDOW_BINS - STEP_MAX_S * GRID_HZ
@@ -81,7 +85,6 @@ OTHER_STEP_MIN = 0.0
 
 _LAGS = np.arange(_LAG_HI + 2)
 _LONG = _LAGS > STEP_MAX_S * GRID_HZ  # lags longer than the slowest step: strides only
-_FULL_NEED = MIN_REGULARITY * np.maximum(1.0, np.sqrt(_FULL_OVERLAP / (WINDOW_BINS - _LAGS)))
 
 # The correlation is taken of the window smoothed (zero-phase, in the spectrum) above the
 # quickest step counted, 3 Hz: what lies above is the shape of each step (the double bump of
@@ -93,7 +96,11 @@ _SMOOTH = 1.0 / (1.0 + (np.fft.rfftfreq(_FFT_SIZE, 1.0 / GRID_HZ) / SMOOTH_ABOVE
 
 
 def step_periods(windows: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """Each row's step period in s (NaN: not walking) and the mean square of each of its seconds."""
+    """Each row's step period in s (NaN: not walking) and the mean square of each of its seconds.
+
+    `windows` is n x WINDOW_BINS band-passed norm values (g) on the 20 Hz grid; the result is
+    the n step periods (s) and the n x 5 per-second mean squares (g^2).
+    """
     n, width = windows.shape
     seconds = width // GRID_HZ
     if n == 0:
