@@ -16,14 +16,19 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from monitor.gait.codec import GaitStateError, StateReader, StateWriter
+from monitor.gait.periodicity import MIN_SECOND_SHARE
 from monitor.gait.resample import GRID_HZ
 
-# A run of walking seconds becomes a bout once it is this long. A window is judged walking
+# A run of walking seconds becomes a bout once it is MIN_BOUT_S long, or MICRO_BOUT_S long
+# when it is a whole walk: still before it and after it (its neighbouring seconds carry under
+# MIN_SECOND_SHARE of its energy, as a window's inactive seconds do). A window is judged walking
 # once walking fills at least 3 of its 5 seconds including its own (periodicity.py), so a walk
 # of 3 s, four or five steps at 80-100 steps/min (Mobilise-D counts micro-bouts from two
-# strides), gives three walking seconds. Shorter runs are too often chance rhythm in vehicle
-# vibration or a gesture that happens to repeat.
-MIN_BOUT_S = 3
+# strides), gives three walking seconds. Three seconds of rhythm inside ongoing motion are too
+# often chance (a car's suspension matches itself for a few seconds); a micro-walk from
+# standing to standing is what people recovering from back pain take around the home.
+MIN_BOUT_S = 4
+MICRO_BOUT_S = 3
 
 # A kerb or a stumble breaks the rhythm for a second or two while the person keeps stepping:
 # up to this many seconds without an agreeing verdict are bridged when the cadence on both
@@ -201,6 +206,9 @@ class BoutTracker:
                 self._walking(s, p, e)
             elif self._in_bout:
                 self._odd(s)
+            elif self._whole_micro_walk(e):
+                self._confirm()
+                self._odd(s)
             else:
                 self._run_hole(e)
 
@@ -292,6 +300,18 @@ class BoutTracker:
         holes = sum(math.isnan(q) for q in self._run_p)
         if len(self._run_p) - holes >= MIN_BOUT_S + holes:
             self._confirm()
+
+    def _whole_micro_walk(self, e: float) -> bool:
+        """Whether the run, now followed by a second of energy `e` without a verdict, is a walk.
+
+        A short run counts when it is a whole walk: still before it and now still after it.
+        """
+        run = self._run_p
+        if len(run) != MICRO_BOUT_S or any(math.isnan(q) for q in run):
+            return False
+        still = MIN_SECOND_SHARE * sum(self._run_e) / len(self._run_e)
+        before = self._energy.get(self._run_start - 1)
+        return e < still and before is not None and before < still
 
     def _run_hole(self, e: float) -> None:
         """A second without an agreeing verdict while no bout is open.

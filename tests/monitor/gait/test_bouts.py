@@ -17,6 +17,7 @@ from monitor.gait.bouts import (
     MAX_BRIDGE_S,
     MAX_HOLE_S,
     MAX_TURN_S,
+    MICRO_BOUT_S,
     MIN_BOUT_S,
     TURN_SHARE,
     BoutTracker,
@@ -65,9 +66,25 @@ def drive(
 
 
 def test_a_run_shorter_than_the_minimum_is_not_a_bout() -> None:
-    outcome = drive([NAN] * 3 + [0.5] * (MIN_BOUT_S - 1) + [NAN] * 5)
+    # Amid motion (a car's bounce, fidgeting) a short run of rhythm is chance.
+    periods = [NAN] * 3 + [0.5] * (MIN_BOUT_S - 1) + [NAN] * 5
+    outcome = drive(periods, [1.0] * len(periods))
     assert outcome.bouts == []
     assert outcome.intervals == []
+
+
+def test_a_whole_micro_walk_from_still_to_still_is_a_bout() -> None:
+    # Issue 17: four or five steps from standing to standing (kitchen to door) count.
+    periods = [NAN] * 3 + [0.5] * MICRO_BOUT_S + [NAN] * 5
+    energies = [0.0] * 3 + [1.0] * MICRO_BOUT_S + [0.0] * 5
+    outcome = drive(periods, energies)
+    start = FIRST + 3
+    assert outcome.bouts == [(start, start + MICRO_BOUT_S, round(MICRO_BOUT_S / 0.5))]
+    # Not when it is not still before it, nor when it is one second shorter.
+    busy_before = drive(periods, [0.0, 0.0, 1.0, *energies[3:]])
+    assert busy_before.bouts == []
+    shorter = drive([NAN] * 4 + [0.5] * (MICRO_BOUT_S - 1) + [NAN] * 5)
+    assert shorter.bouts == []
 
 
 def test_a_run_of_the_minimum_length_is_a_bout_with_its_steps() -> None:
@@ -140,11 +157,11 @@ def test_a_turn_longer_than_a_window_ends_the_bout() -> None:
 def test_a_run_keeps_one_odd_second_but_not_two() -> None:
     # A misread second inside the first seconds of a walk does not lose the walk, though it
     # costs it one more agreeing second ...
-    short = drive([NAN] * 3 + [0.5, 0.5, 1.7, 0.5] + [NAN] * 5)
+    short = drive([NAN] * 3 + [0.5, 0.5, 1.7, 0.5, 0.5] + [NAN] * 5)
     assert short.bouts == []
-    one = drive([NAN] * 3 + [0.5, 0.5, 1.7, 0.5, 0.5] + [NAN] * 5)
+    one = drive([NAN] * 3 + [0.5, 0.5, 1.7, 0.5, 0.5, 0.5] + [NAN] * 5)
     assert len(one.bouts) == 1
-    assert one.walking_s == 5
+    assert one.walking_s == 6
     # ... two in a row do: the run starts again.
     two = drive([NAN] * 3 + [0.5, 0.5, NAN, NAN, 0.5, 0.5] + [NAN] * 5)
     assert two.bouts == []
