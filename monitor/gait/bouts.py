@@ -195,17 +195,23 @@ class BoutTracker:
         """
         if lead is not None:
             self._lead = lead
+        energy = self._energy
         for p, e in zip(periods, energies, strict=True):
             s = self._next_s
             self._next_s = s + 1
             if self._suspended:
                 self._resume_or_finish(p)
-            self._energy[s] = e
-            self._energy.pop(s - _KEEP_ENERGY_S, None)
-            if not math.isnan(p):
-                self._walking(s, p, e)
+            energy[s] = e
+            energy.pop(s - _KEEP_ENERGY_S, None)
+            if p == p:  # not NaN
+                if self._in_bout and _alike(p, self._last_p) and not self._gap:
+                    self._walk_on(s, p, e)  # the common case, inlined for speed
+                else:
+                    self._walking(s, p, e)
             elif self._in_bout:
                 self._odd(s)
+            elif not self._run_p:
+                continue  # nothing under way: sitting, standing, most of a day
             elif self._whole_micro_walk(e):
                 self._confirm()
                 self._odd(s)
@@ -277,10 +283,7 @@ class BoutTracker:
                 self._gap = 0
                 self._run_p.clear()
                 self._run_e.clear()
-            self._walk_second(s, p)
-            self._last_s = s
-            self._last_p = p
-            self._core = [*self._core[1 - _REF_SECONDS :], e]
+            self._walk_on(s, p, e)
             return
         last = self._run_p[-1] if self._run_p else math.nan
         if math.isnan(last) and len(self._run_p) > 1:
@@ -325,6 +328,22 @@ class BoutTracker:
         else:
             self._run_p.clear()
             self._run_e.clear()
+
+    def _walk_on(self, s: int, p: float, e: float) -> None:
+        """Second `s` of an open bout walked at step period `p`, its energy `e`."""
+        start = _BINS_PER_S * s
+        out = self._out
+        out.starts.append(start)
+        out.ends.append(start + _BINS_PER_S)
+        out.periods.append(p)
+        out.phases.append(self._phase)
+        self._phase += _BINS_PER_S / (GRID_HZ * p)
+        self._last_s = s
+        self._last_p = p
+        core = self._core
+        core.append(e)
+        if len(core) > _REF_SECONDS:
+            del core[0]
 
     def _odd(self, s: int, p: float | None = None, e: float = 0.0) -> None:
         """A second inside a bout without an agreeing verdict (none, or a cadence that jumps)."""
