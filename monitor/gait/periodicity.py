@@ -89,6 +89,14 @@ OTHER_STEP_MIN = 0.0
 
 _LAGS = np.arange(_LAG_HI + 2)
 _LONG = _LAGS > STEP_MAX_S * GRID_HZ  # lags longer than the slowest step: strides only
+# The threshold at each lag for an active span of each length (bins): MIN_REGULARITY, raised
+# by sqrt(full overlap / overlap) where the overlap is shorter, and LONG_PERIOD_REGULARITY at
+# least for lags longer than the slowest step.
+_OVERLAP = np.maximum(np.arange(WINDOW_BINS + 1)[:, None] - _LAGS[None, :], 1).astype(np.float64)
+_NEED = np.maximum(
+    MIN_REGULARITY * np.maximum(1.0, np.sqrt(_FULL_OVERLAP / _OVERLAP)),
+    np.where(_LONG, LONG_PERIOD_REGULARITY, 0.0),
+)
 
 # The correlation is taken of the window smoothed (zero-phase, in the spectrum) above the
 # quickest step counted, 3 Hz: what lies above is the shape of each step (the double bump of
@@ -162,20 +170,18 @@ def _rhythm(
     # (four steps give three step-to-step matches, not the window's worth); but a signal that
     # dies away (the ringing after a knock, which matches itself perfectly up to scale) is,
     # since its two parts differ in energy.
-    padded = np.concatenate((np.zeros((n, 1)), cum), axis=1)  # padded[:, k]: sum of x[:k]^2
-    lo = start[:, None]
-    hi = stop[:, None]
-    cut_head = np.clip(hi - _LAGS, lo, hi)
-    cut_tail = np.clip(lo + _LAGS, lo, hi)
-    head = np.take_along_axis(padded, cut_head, axis=1) - np.take_along_axis(padded, lo, axis=1)
-    tail = np.take_along_axis(padded, hi, axis=1) - np.take_along_axis(padded, cut_tail, axis=1)
+    # x is zero outside its span, so its running sum of squares is 0 before the span and the
+    # whole energy after it: the parts' energies are two look-ups each, without clipping to it.
+    width = x.shape[1]
+    padded = np.concatenate((np.zeros((n, 1)), cum), axis=1).ravel()  # [i, k]: sum x[i, :k]^2
+    row = (width + 1) * np.arange(n)[:, None]
+    head = padded[row + np.clip(stop[:, None] - _LAGS, 0, width)]
+    tail = energy[:, None] - padded[row + np.clip(start[:, None] + _LAGS, 0, width)]
     denom = 0.5 * (head + tail)
     r = np.divide(acf, denom, out=np.zeros_like(acf), where=denom > 0)
     # A correlation over a shorter overlap is noisier: the threshold rises with 1/sqrt(overlap)
-    # beyond the longest step period's overlap in a full window.
-    overlap = np.maximum(hi - _LAGS, 1).astype(np.float64) - lo
-    need = MIN_REGULARITY * np.maximum(1.0, np.sqrt(_FULL_OVERLAP / np.maximum(overlap, 1.0)))
-    need[:, _LONG] = np.maximum(need[:, _LONG], LONG_PERIOD_REGULARITY)
+    # beyond the longest step period's overlap in a full window (a table by span length).
+    need = _NEED[stop - start]
 
     # Peaks, located and measured between lags by a parabola through their three points: a
     # fast rhythm spans few bins, and its peak can fall between two of them.
