@@ -1,11 +1,12 @@
 """From per-second verdicts to bouts: confirm, bridge turns, find where walking began and ended.
 
 Each second of signal gets one verdict from the 5 s window centred on it: a step period, or
-not walking. A window is only judged walking when walking fills it, so the first and last
-walking verdicts of a walk lie about two seconds inside it; the seconds between are taken back
-by their energy (a second in which the person still walked moves the sensor about as much as
-the walking seconds next to it). Steps are laid out by integrating the cadence: a step each
-time the step phase passes a whole number.
+not walking. A window is judged walking when walking fills its active span (at least 3 of its
+5 s, its own second among them), so the first and last walking verdicts of a walk lie up to a
+second or two inside it; the seconds between are taken back by their energy (a second in which
+the person still walked moves the sensor about as much as the walking seconds next to it, a
+second walked in part proportionally less). Steps are laid out by integrating the cadence: a
+step each time the step phase passes a whole number.
 """
 
 from __future__ import annotations
@@ -320,12 +321,14 @@ class BoutTracker:
         """A second without an agreeing verdict while no bout is open.
 
         One such second inside a run keeps it (a 5 s window that holds a stumble, a misread
-        octave, or an aliased impact at a low rate fails alone); a second one in a row ends it.
+        octave, or an aliased impact at a low rate fails alone); a second one ends it.
         """
-        if self._run_p and not math.isnan(self._run_p[-1]):
+        if self._run_p and not any(math.isnan(q) for q in self._run_p):
             self._run_p.append(math.nan)
             self._run_e.append(e)
         else:
+            # A second hole, in a row or not: rhythm that comes and goes is not a walk starting
+            # (and a run stays bounded, for the saved state).
             self._run_p.clear()
             self._run_e.clear()
 

@@ -23,6 +23,7 @@ from monitor.gait.bouts import (
     BoutTracker,
     Walked,
 )
+from monitor.gait.codec import StateReader, StateWriter
 from monitor.gait.resample import GRID_HZ
 
 NAN = math.nan
@@ -284,3 +285,15 @@ def test_nothing_is_decided_before_the_horizon_it_announced(
     covered.sort()
     assert all(b <= c for (_, b), (c, _) in itertools.pairwise(covered))
     assert all(0 <= a < b <= end for a, b in covered)
+
+
+def test_rhythm_that_comes_and_goes_keeps_the_state_bounded() -> None:
+    # Every other second rhythmic (a car's bounce): never a walk, and the run never grows.
+    tracker = BoutTracker()
+    tracker.start_segment(0, FIRST)
+    tracker.push([0.5, NAN] * 200, [1.0] * 400, [(0, GRID_HZ * FIRST, 1.0)])
+    assert tracker.take().bouts == []
+    w = StateWriter()
+    tracker.dump(w)
+    restored = BoutTracker.load(StateReader(w.getvalue()))
+    assert restored.next_second == tracker.next_second
