@@ -83,9 +83,9 @@ MIN_ACTIVE_S = 3
 # resonance driven by noise loses its match with each period (about squared: 0.6 at one,
 # 0.36 at two); a gait keeps it, less the few steps at the ends of a walk, weaker than the
 # rest, and the noise a device without an anti-alias filter folds in (real walks picked down
-# to 12.5 Hz: 0.1-0.2 below their first period). At 0.5 the brushing strokes of the simulator
-# passed (0.4 false steps a minute); 0.55 kept them out.
-SECOND_PERIOD_REGULARITY = 0.55
+# to 12.5 Hz: 0.1-0.2 below their first period). Lower than MIN_REGULARITY lets gestures and
+# brushing through (simulator, 0.5-0.55: up to 7 false steps a minute at the wrist).
+SECOND_PERIOD_REGULARITY = MIN_REGULARITY
 
 # A later peak is the period's multiple, not the period, unless the earlier one is much weaker.
 _STRONG_FRACTION = 0.8
