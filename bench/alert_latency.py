@@ -24,7 +24,7 @@ from bench.harness import (
     stop_service,
     write_config,
 )
-from monitor.mqtt import Incoming
+from monitor.mqtt.client import Incoming
 
 COMMANDS = 1000
 TARGET_P50_MS = 5.0

@@ -18,9 +18,9 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 
 from devices.ble import BleLink, LinkSettings
+from devices.readings import Battery, Motion, Reading
+from devices.settings import DeviceConfig
 from monitor.clock import SimulatedClock
-from monitor.config import DeviceConfig
-from monitor.models import Battery, Motion, Reading
 from simulators.person import SimulatedPerson
 from simulators.radio import VirtualRadio
 

@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 
 from monitor.config import Config, MqttConfig, load_config
-from monitor.mqtt import Incoming, MqttClient
+from monitor.mqtt.client import Incoming, MqttClient
 from simulators.broker import PrivateBroker
 
 ROOT = Path(__file__).resolve().parents[1]

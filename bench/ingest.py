@@ -23,12 +23,13 @@ from zoneinfo import ZoneInfo
 
 from bench.harness import percentile
 from devices.profiles import infinitime
+from devices.readings import Reading
+from devices.settings import DeviceConfig
 from monitor.clock import SimulatedClock
-from monitor.config import DeviceConfig
-from monitor.ingest import Ingest
-from monitor.models import Reading
-from monitor.rawlog import RawRow
-from monitor.store import DURABLE_WITHIN_S, Store
+from monitor.ingest.pipeline import Ingest
+from monitor.store.connection import DURABLE_WITHIN_S
+from monitor.store.database import Store
+from monitor.store.rawlog import RawRow
 
 T0 = datetime(2026, 11, 24, 9, tzinfo=UTC)
 TARGET_PER_S = 20_000

@@ -24,10 +24,11 @@ from zoneinfo import ZoneInfo
 
 from bench.harness import client, private_broker, write_config
 from devices.base import Link
-from monitor.app import App, Tuning
+from devices.settings import DeviceConfig
 from monitor.clock import Clock, SimulatedClock
-from monitor.config import DeviceConfig, load_config
+from monitor.config import load_config
 from monitor.days import at_local
+from monitor.service.app import App, Tuning
 from simulators.direct_link import DirectMotionBand, DirectWearable
 from simulators.person import SimulatedPerson, Walk
 

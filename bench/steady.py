@@ -23,9 +23,10 @@ from zoneinfo import ZoneInfo
 
 from bench.harness import private_broker, write_config
 from devices.base import Link
-from monitor.app import App
+from devices.settings import DeviceConfig
 from monitor.clock import Clock, SystemClock
-from monitor.config import DeviceConfig, load_config
+from monitor.config import load_config
+from monitor.service.app import App
 from simulators.direct_link import DirectMotionBand, DirectWearable
 from simulators.person import SimulatedPerson, Walk
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Protocol
 
-from monitor.clock import Clock
-from monitor.config import DeviceConfig
-from monitor.models import Reading
+from devices.clock import Clock
+from devices.readings import Reading
+from devices.settings import DeviceConfig
 
 ReadingSink = Callable[[Reading], None]
 """Takes a reading without blocking; the service's ingest queue sits behind it."""

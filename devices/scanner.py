@@ -9,8 +9,8 @@ from bleak import BleakScanner
 from bleak.backends.scanner import BaseBleakScanner
 from bleak.exc import BleakBluetoothNotAvailableError, BleakDBusError
 
+from devices.errors import MonitorError
 from devices.profiles.registry import identify
-from monitor.errors import MonitorError
 
 # D-Bus answers these when BlueZ (the Linux Bluetooth daemon) is not there to ask.
 _NO_BLUEZ = ("org.freedesktop.DBus.Error.ServiceUnknown", "org.freedesktop.DBus.Error.NoReply")

@@ -12,27 +12,14 @@ import itertools
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+
+from devices.clock import Clock
+
+__all__ = ["Clock", "SimulatedClock", "SystemClock"]
 
 # The system clock re-checks the wall clock at least this often while sleeping, so that an
 # NTP correction or a suspended machine moves deadlines with the wall clock, not against it.
 _WALL_CLOCK_RECHECK_S = 30.0
-
-
-class Clock(Protocol):
-    """Aware UTC time, and sleeping until a moment of that time."""
-
-    def now(self) -> datetime:
-        """The current time, timezone-aware, in UTC."""
-        ...
-
-    async def sleep_until(self, deadline: datetime) -> None:
-        """Return once `now()` has reached `deadline` (at once if it already has)."""
-        ...
-
-    async def sleep(self, seconds: float) -> None:
-        """Sleep for `seconds` of this clock's time."""
-        ...
 
 
 class SystemClock:

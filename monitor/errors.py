@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from devices.errors import MonitorError, ParseError
 
-class MonitorError(Exception):
-    """Root of every error recovery-monitor raises on purpose."""
+__all__ = ["ConfigError", "ConfigProblem", "MonitorError", "ParseError", "StoreError"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,7 +33,3 @@ class ConfigError(MonitorError):
 
 class StoreError(MonitorError):
     """The database cannot be used; the message says what to do about it."""
-
-
-class ParseError(MonitorError):
-    """Bytes or text from outside (GATT, MQTT, CSV) that do not mean anything valid."""

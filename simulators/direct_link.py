@@ -14,10 +14,10 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from devices.base import Link, ReadingSink
-from monitor.clock import Clock
-from monitor.config import DeviceConfig
+from devices.clock import Clock
+from devices.readings import Battery, CounterEpoch, LinkState, Motion, Reading, StepCount
+from devices.settings import DeviceConfig
 from monitor.days import day_start, local_date
-from monitor.models import Battery, CounterEpoch, LinkState, Motion, Reading, StepCount
 from simulators.person import SimulatedPerson, Walk, Wearer
 
 

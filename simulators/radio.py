@@ -28,7 +28,7 @@ from bumble.link import LocalLink
 from bumble.transport.common import AsyncPipeSink
 
 from devices.ble import BleLinkFactory, LinkSettings
-from monitor.clock import Clock
+from devices.clock import Clock
 from simulators.bleak_backend import (
     Advert,
     VirtualClient,

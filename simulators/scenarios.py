@@ -17,11 +17,12 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from devices.base import Link, ReadingSink
-from monitor.clock import Clock
-from monitor.config import DeviceConfig, PersonConfig, WalkingPlan
+from devices.clock import Clock
+from devices.readings import Battery, Reading
+from devices.settings import DeviceConfig
+from monitor.config import PersonConfig, WalkingPlan
 from monitor.days import at_local
-from monitor.models import Battery, Reading
-from monitor.plan import DayOutcome, walking_targets
+from monitor.recovery.plan import DayOutcome, walking_targets
 from simulators.direct_link import Absence, DirectWearable
 from simulators.person import SimulatedPerson, Walk
 from simulators.radio import VirtualRadio

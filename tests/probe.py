@@ -10,10 +10,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from devices.base import LinkFactory
-from monitor.app import App, Tuning
 from monitor.clock import Clock
 from monitor.config import Config, MqttConfig
-from monitor.mqtt import Incoming, MqttClient
+from monitor.mqtt.client import Incoming, MqttClient
+from monitor.service.app import App, Tuning
 
 WAIT_S = 10.0
 

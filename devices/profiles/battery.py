@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from devices.profiles.gatt import Channel, GattParseError, require_length, sig_uuid
-from monitor.models import Battery
+from devices.readings import Battery
 
 SERVICE = sig_uuid(0x180F)
 LEVEL = sig_uuid(0x2A19)

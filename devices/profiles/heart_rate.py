@@ -9,8 +9,8 @@ from datetime import datetime
 
 from devices.profiles import battery
 from devices.profiles.gatt import Channel, GattParseError, Session, require_length, sig_uuid
-from monitor.config import DeviceConfig
-from monitor.models import HeartRate
+from devices.readings import HeartRate
+from devices.settings import DeviceConfig
 
 SERVICE = sig_uuid(0x180D)
 MEASUREMENT = sig_uuid(0x2A37)

@@ -13,8 +13,8 @@ from datetime import datetime, timedelta, tzinfo
 
 from devices.profiles import battery, current_time, heart_rate
 from devices.profiles.gatt import Channel, Session, Write, require_length
-from monitor.config import DeviceConfig
-from monitor.models import CounterEpoch, Motion, StepCount
+from devices.readings import CounterEpoch, Motion, StepCount
+from devices.settings import DeviceConfig
 
 MOTION_SERVICE = "00030000-78fc-48fe-8e23-433b3a1942d0"
 STEP_COUNT = "00030001-78fc-48fe-8e23-433b3a1942d0"
@@ -80,7 +80,7 @@ def _set_clock(now: datetime, zone: tzinfo) -> Sequence[Write]:
     # Zone first: the watch keeps UTC and reads the Current Time in the zone it already has.
     info = current_time.local_time_info(now, zone)
     lti = current_time.build_local_time_information(info)
-    cts = current_time.build_current_time(clock_to_write(now), zone)
+    cts = current_time.build_current_time(clock_to_write(now), info)
     return (
         Write(current_time.LOCAL_TIME_INFORMATION, lambda _old: lti, required=False),
         Write(current_time.CURRENT_TIME, lambda _old: cts, required=False),

@@ -13,8 +13,8 @@ from datetime import datetime
 
 from devices.profiles import battery
 from devices.profiles.gatt import Channel, GattParseError, Session, Write, require_length
-from monitor.config import DeviceConfig
-from monitor.models import CounterEpoch, Motion, StepCount
+from devices.readings import CounterEpoch, Motion, StepCount
+from devices.settings import DeviceConfig
 
 
 def thingy_uuid(short: int) -> str:

@@ -28,7 +28,8 @@ def _parameters(function: Callable[..., object]) -> list[str]:
 
 
 def test_installed_versions_are_the_pinned_ones() -> None:
-    pins = tomllib.loads(PYPROJECT.read_text())["project"]["dependencies"]
+    project = tomllib.loads(PYPROJECT.read_text())["project"]
+    pins = [*project["dependencies"], *project["optional-dependencies"]["demo"]]
     for package in ("bleak", "bleak-retry-connector", "bumble"):
         pin = next(p for p in pins if p.startswith(f"{package}=="))
         assert metadata.version(package) == pin.split("==")[1], package

@@ -11,12 +11,12 @@ import sys
 from datetime import datetime, time
 from pathlib import Path
 
-from monitor.app import App, Tuning
-from monitor.cli import serve
+from monitor.cli.main import serve
 from monitor.clock import SimulatedClock
 from monitor.config import load_config
 from monitor.days import at_local
 from monitor.logs import configure_logging
+from monitor.service.app import App, Tuning
 from simulators.direct_link import DirectLinkFactory
 from simulators.person import SimulatedPerson, Walk
 

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 import jinja2
 import pytest
 
-from monitor.cli import main
+from monitor.cli.main import main
 from monitor.config import Config, parse_config
 from monitor.days import at_local
 from simulators.broker import BrokerTls, LocalPki, PrivateBroker, make_test_pki

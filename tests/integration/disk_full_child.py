@@ -17,10 +17,10 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
-from monitor.app import App, Tuning
 from monitor.clock import SimulatedClock
 from monitor.config import load_config
 from monitor.logs import configure_logging
+from monitor.service.app import App, Tuning
 from simulators.direct_link import DirectLinkFactory
 from simulators.person import SimulatedPerson, Walk
 

@@ -16,12 +16,12 @@ from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
-from monitor.app import App, Tuning
 from monitor.clock import SimulatedClock
 from monitor.config import Config, parse_config
 from monitor.days import at_local
-from monitor.scheduler import day_events, next_watch
-from monitor.store import StoredAlert
+from monitor.service.app import App, Tuning
+from monitor.service.scheduler import day_events, next_watch
+from monitor.store.alerts import StoredAlert
 from simulators.scenarios import (
     PhoneReport,
     Scenario,

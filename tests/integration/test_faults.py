@@ -14,14 +14,15 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from devices.base import ReadingSink
-from monitor.activity import combine, totals
-from monitor.alerts import AlertDraft, EventType, Severity
+from devices.readings import Motion, Reading
+from devices.settings import DeviceConfig
 from monitor.clock import Clock, SimulatedClock
-from monitor.config import Config, DeviceConfig
+from monitor.config import Config
 from monitor.days import at_local, day_bounds, minute_of
-from monitor.ingest import MAX_QUEUED
-from monitor.models import Motion, Reading
-from monitor.store import Store
+from monitor.ingest.activity import combine, totals
+from monitor.ingest.pipeline import MAX_QUEUED
+from monitor.recovery.alerts import AlertDraft, EventType, Severity
+from monitor.store.database import Store
 from simulators.broker import PrivateBroker
 from simulators.direct_link import DirectLinkFactory
 from simulators.person import SimulatedPerson, Walk

@@ -7,13 +7,13 @@ import json
 from datetime import timedelta
 from pathlib import Path
 
-from monitor.app import Tuning
 from monitor.clock import SimulatedClock
-from monitor.commands import MAX_COMMAND_BYTES, REPORT_KINDS
 from monitor.config import parse_config
-from monitor.intake import MAX_WAITING
-from monitor.mqtt import Incoming
-from monitor.store import Store
+from monitor.mqtt.client import Incoming
+from monitor.mqtt.commands import MAX_COMMAND_BYTES, REPORT_KINDS
+from monitor.service.app import Tuning
+from monitor.service.intake import MAX_WAITING
+from monitor.store.database import Store
 from simulators.broker import PrivateBroker
 from tests.conftest import ConfigFactory, config_toml
 from tests.integration.conftest import monday, send

@@ -7,8 +7,8 @@ from datetime import timedelta
 from pathlib import Path
 
 from monitor.clock import SimulatedClock
-from monitor.commands import REPORT_KINDS
 from monitor.config import Config
+from monitor.mqtt.commands import REPORT_KINDS
 from simulators.broker import LocalPki, PrivateBroker
 from tests.conftest import ConfigFactory, config_toml
 from tests.integration.conftest import (

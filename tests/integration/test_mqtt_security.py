@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from monitor.app import App, Tuning
 from monitor.clock import SimulatedClock
 from monitor.config import Config, parse_config
-from monitor.discovery import discovery_document
 from monitor.errors import ConfigError
-from monitor.mqtt import MqttClient, MqttError
+from monitor.mqtt.client import MqttClient, MqttError
+from monitor.mqtt.discovery import discovery_document
+from monitor.service.app import App, Tuning
 from simulators.broker import LocalPki
 from tests.conftest import config_toml
 from tests.integration.conftest import (
@@ -100,7 +100,7 @@ async def test_a_wrong_password_is_refused_with_a_clear_message(
     tmp_path: Path, pki: LocalPki, caplog: pytest.LogCaptureFixture
 ) -> None:
     async with secure_broker(tmp_path, pki) as setup:
-        with caplog.at_level(logging.ERROR, logger="monitor.mqtt"):
+        with caplog.at_level(logging.ERROR, logger="monitor.mqtt.client"):
             reason = await refusal_of(setup.config(password=WRONG))
         assert "refused the connection" in reason
         assert "wrong username or password for 'recovery-monitor'" in reason

@@ -10,10 +10,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from monitor.alerts import EventType
 from monitor.clock import SimulatedClock
 from monitor.days import at_local
-from monitor.symptoms import SymptomKind
+from monitor.recovery.alerts import EventType
+from monitor.recovery.symptoms import SymptomKind
 from simulators.direct_link import DirectLinkFactory
 from simulators.person import SimulatedPerson, Walk
 from tests.conftest import ConfigFactory

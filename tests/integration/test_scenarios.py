@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from monitor.activity import combine, totals
+from monitor.cli.report import gather
 from monitor.days import at_local, day_bounds, minute_of
-from monitor.report import gather
-from monitor.store import Store
+from monitor.ingest.activity import combine, totals
+from monitor.store.database import Store
 from simulators.broker import PrivateBroker
 from simulators.scenarios import SCENARIOS, DayScript, ScenarioSpec
 from tests.integration.scenario_run import PERSON, run_scenario

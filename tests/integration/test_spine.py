@@ -16,11 +16,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from monitor.activity import combine, totals
-from monitor.alerts import AlertDraft, EventType, Severity
 from monitor.clock import SimulatedClock
 from monitor.days import at_local, day_bounds, minute_of
-from monitor.store import Store
+from monitor.ingest.activity import combine, totals
+from monitor.recovery.alerts import AlertDraft, EventType, Severity
+from monitor.store.database import Store
 from simulators.broker import PrivateBroker
 from simulators.direct_link import DirectLinkFactory
 from simulators.person import SimulatedPerson, Walk

@@ -14,10 +14,10 @@ from datetime import date, time
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from monitor.activity import combine, totals
 from monitor.clock import SimulatedClock
 from monitor.days import at_local, day_bounds, minute_of
-from monitor.store import Store
+from monitor.ingest.activity import combine, totals
+from monitor.store.database import Store
 from simulators.broker import PrivateBroker
 from simulators.direct_link import DirectLinkFactory
 from simulators.person import SimulatedPerson, Walk

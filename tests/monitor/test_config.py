@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.cli import main
+from monitor.cli.main import main
 from monitor.config import PainType, bundled_config, load_config, parse_config
 from monitor.errors import ConfigError
 

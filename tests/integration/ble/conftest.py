@@ -12,11 +12,11 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from devices.ble import BleLink, BleLinkFactory, LinkSettings
-from monitor import counters
+from devices.readings import LinkState, Reading, StepCount
+from devices.settings import DeviceConfig
 from monitor.clock import SimulatedClock
-from monitor.config import DeviceConfig
 from monitor.days import day_start, local_date
-from monitor.models import LinkState, Reading, StepCount
+from monitor.ingest import counters
 from simulators.radio import VirtualRadio
 
 START = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
@@ -116,7 +116,7 @@ def credited_spans(
 ) -> list[counters.StepSpan]:
     """The step spans the service's counter logic credits from a device's readings, in order."""
     state: counters.CounterState | None = None
-    spans = []
+    spans: list[counters.StepSpan] = []
     for reading in readings:
         if reading.device != device:
             continue
@@ -130,8 +130,7 @@ def credited_spans(
             )
             assert observation.outcome is not counters.Outcome.REJECTED, (reading, state)
             state = observation.state
-            if observation.span is not None:
-                spans.append(observation.span)
+            spans.extend(observation.spans)
     return spans
 
 

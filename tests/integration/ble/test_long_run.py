@@ -14,10 +14,10 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from devices.ble import LinkSettings
+from devices.readings import Reading, StepCount
+from devices.settings import DeviceConfig
 from monitor.clock import SimulatedClock
-from monitor.config import DeviceConfig
 from monitor.days import day_bounds
-from monitor.models import Reading, StepCount
 from simulators.person import SimulatedPerson, Walk
 from simulators.radio import VirtualRadio
 from tests.integration.ble.conftest import Recorder, make_link, running

@@ -8,9 +8,9 @@ from datetime import timedelta
 import pytest
 
 from devices.ble import LinkPhase
+from devices.readings import LinkState, StepCount
+from devices.settings import DeviceConfig
 from monitor.clock import SimulatedClock
-from monitor.config import DeviceConfig
-from monitor.models import LinkState, StepCount
 from simulators.person import SimulatedPerson, Walk
 from simulators.radio import VirtualRadio
 from tests.integration.ble.conftest import START, Recorder, counted_steps, make_link, running
@@ -103,9 +103,13 @@ async def test_an_incompatible_wearable_backs_off_for_long(
     link = make_link(radio, clock, DeviceConfig("oops", "thingy52", address=strap.address))
     recorder = Recorder()
     async with running([link], recorder):
-        await recorder.wait_for(lambda: len(recorder.of(LinkState)) == 2)
+        # Up, down, and (issue 13) the problem with what to do, for the device's state.
+        await recorder.wait_for(lambda: len(recorder.of(LinkState)) == 3)
         await asyncio.sleep(0.05)
         assert link.phase is LinkPhase.BACKING_OFF
     reason = recorder.of(LinkState)[1].reason
     assert "profile 'thingy52'" in reason
+    problem = recorder.of(LinkState)[2].problem
+    assert problem is not None
+    assert "profile 'thingy52'" in problem
     assert strap.connections == 1

@@ -11,9 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from devices.profiles import thingy52
-from monitor.clock import SimulatedClock
-from monitor.config import DeviceConfig
-from monitor.models import (
+from devices.readings import (
     Battery,
     CounterEpoch,
     HeartRate,
@@ -22,6 +20,8 @@ from monitor.models import (
     RunningCadence,
     StepCount,
 )
+from devices.settings import DeviceConfig
+from monitor.clock import SimulatedClock
 from simulators.person import SimulatedPerson, Walk
 from simulators.radio import VirtualRadio
 from tests.integration.ble.conftest import FAST, START, Recorder, make_link, running

@@ -11,9 +11,9 @@ from datetime import timedelta
 import pytest
 
 from devices.ble import LinkPhase, LinkSettings
+from devices.readings import Battery, CounterEpoch, LinkState, StepCount
+from devices.settings import DeviceConfig
 from monitor.clock import SimulatedClock
-from monitor.config import DeviceConfig
-from monitor.models import Battery, CounterEpoch, LinkState, StepCount
 from simulators.person import SimulatedPerson, Walk
 from simulators.radio import VirtualRadio
 from simulators.wearables import SimulatedWearable

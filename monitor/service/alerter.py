@@ -1,0 +1,123 @@
+"""Raising an alert: apply the policy, give it an id, store it and its outbox messages at once.
+
+Each occasion (draft key) is raised once per person, ever: a second draft with the same key is
+dropped, whether the first was sent or held back by the policy (monitor.recovery.policy).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Sequence
+from datetime import datetime, time
+from zoneinfo import ZoneInfo
+
+from monitor.clock import Clock
+from monitor.config import AlertSettings, PersonConfig, WakingWindow
+from monitor.mqtt.outbox import Outbox
+from monitor.recovery.alerts import ALWAYS_SENT, Alert, AlertDraft, new_alert_id
+from monitor.recovery.policy import PastAlert, decide, destinations, history_since
+from monitor.store.alerts import StoredAlert
+from monitor.store.database import Store
+
+log = logging.getLogger(__name__)
+
+# For an alert about someone not in the config (which only tests do): the default policy, with
+# the default waking window of config.PersonConfig.
+_DEFAULT_WAKING = WakingWindow(time(8), time(21))
+
+
+class Alerter:
+    """Turns alert drafts into stored, queued alerts; each occasion (draft key) only once."""
+
+    def __init__(
+        self,
+        store: Store,
+        outbox: Outbox,
+        clock: Clock,
+        base_topic: str,
+        *,
+        persons: Sequence[PersonConfig] = (),
+        tz: ZoneInfo | None = None,
+    ) -> None:
+        self._store = store
+        self._outbox = outbox
+        self._clock = clock
+        self._base = base_topic
+        self._persons = {p.id: p for p in persons}
+        self._tz = tz or ZoneInfo("UTC")
+
+    async def raise_alert(
+        self, person: str, draft: AlertDraft, *, at: datetime | None = None
+    ) -> Alert | None:
+        """Store and queue an alert; None if this occasion was already raised or is held back.
+
+        `at` is the moment the draft judges (a checkpoint, a watch tick); the policy decides as
+        of then, so a late judgement reaches the same decision. Default: now.
+        """
+        if await self._store.has_alert(person, draft.key):
+            log.debug("%s: %s already raised", person, draft.key)
+            return None
+        now = self._clock.now()
+        settings, waking = self._settings(person)
+        held_back = None
+        if draft.event_type not in ALWAYS_SENT:
+            moment = at or now
+            since = history_since(moment, settings, self._tz)
+            past = await self._store.alerts(person, since=since, held_back=True)
+            decision = decide(
+                draft,
+                moment,
+                settings=settings,
+                waking=waking,
+                tz=self._tz,
+                history=[_past(alert) for alert in past],
+            )
+            held_back = decision.reason.value if decision.reason else None
+        alert = Alert(new_alert_id(now, os.urandom(10)), person, now, draft)
+        message = alert.payload()
+        stored = StoredAlert(
+            id=alert.id,
+            person=person,
+            key=draft.key,
+            event_type=draft.event_type.value,
+            severity=draft.severity.value,
+            created_at=now,
+            payload=message.decode(),
+            acked_at=None,
+            held_back=held_back,
+        )
+        own, *also = destinations(draft, f"{self._base}/{person}/alert", settings)
+        if not await self._store.add_alert(stored, own, message, also=also):
+            log.debug("%s: %s already raised", person, draft.key)
+            return None
+        if held_back is not None:
+            # Which alert it was is health data: only at debug level.
+            log.info("%s: an alert was held back by the alert policy", person)
+            log.debug("%s: %s held back (%s)", person, draft.event_type, held_back)
+            return None
+        log.info("%s: alert %s raised", person, alert.id)
+        log.debug("%s: alert %s is %s (%s)", person, alert.id, draft.event_type, draft.severity)
+        if also:
+            log.info("%s: alert %s also goes to the escalation topic", person, alert.id)
+        self._outbox.wake()
+        return alert
+
+    def _settings(self, person: str) -> tuple[AlertSettings, WakingWindow]:
+        config = self._persons.get(person)
+        if config is None:
+            return AlertSettings(), _DEFAULT_WAKING
+        return config.alerts, config.waking_hours
+
+
+def _past(alert: StoredAlert) -> PastAlert:
+    data = json.loads(alert.payload).get("data", {})
+    device = data.get("device") if isinstance(data, dict) else None
+    return PastAlert(
+        alert.event_type,
+        alert.created_at,
+        alert.acked_at,
+        alert.held_back is not None,
+        device if isinstance(device, str) else None,
+    )

@@ -1,0 +1,275 @@
+"""Commands in: validate, store, then act; answer every command, refuse bad ones with a reason.
+
+A command is acknowledged to the broker only after it has been stored (or refused), so one that
+arrives just before a crash is delivered again rather than lost; storing is de-duplicated, so a
+second delivery changes nothing.
+
+Refusals are answered one by one up to a rate (ERROR_RATE a second, bursts of ERROR_BURST);
+beyond it a flood is still validated, acknowledged and counted, and each error topic gets one
+`rate_limited` summary a second saying how many went unanswered, so the service stays
+responsive and nothing is refused silently.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from monitor.clock import Clock
+from monitor.config import Config
+from monitor.errors import StoreError
+from monitor.mqtt.client import Incoming, MqttClient, MqttError
+from monitor.mqtt.commands import (
+    Command,
+    CommandError,
+    error_topic,
+    parse_command,
+    person_of,
+    reply_allowed,
+)
+from monitor.service.alerter import Alerter
+from monitor.service.reactions import Reactions
+from monitor.store.database import Store
+
+log = logging.getLogger(__name__)
+
+# The same payload on the same topic within this window, without an explicit request id, is a
+# second delivery of one command (a QoS 1 redelivery, or a button pressed twice).
+DUPLICATE_WINDOW = timedelta(minutes=10)
+# QoS 0 commands waiting at most; beyond, they are dropped (counted). QoS 1 commands are never
+# dropped here: the broker sends at most RECEIVE_MAXIMUM of them before we acknowledge some.
+MAX_WAITING = 1000
+# Individual answers to refused commands: this many a second on average, bursts of ERROR_BURST.
+ERROR_RATE = 20.0
+ERROR_BURST = 50
+# Unanswered refusals are summed up on each error topic at most this often (seconds).
+SUMMARY_INTERVAL_S = 1.0
+# Error topics with a pending summary, at most; the rest are summed up on `<base>/error`.
+MAX_SUMMARY_TOPICS = 100
+
+
+class TokenBucket:
+    """Allows `rate` events a second on average, `burst` at once; time comes from `monotonic`."""
+
+    def __init__(self, rate: float, burst: int, monotonic: Callable[[], float]) -> None:
+        self._rate = rate
+        self._burst = float(burst)
+        self._monotonic = monotonic
+        self._tokens = float(burst)
+        self._at = monotonic()
+
+    def take(self) -> bool:
+        """Use one token if there is one."""
+        now = self._monotonic()
+        self._tokens = min(self._burst, self._tokens + (now - self._at) * self._rate)
+        self._at = now
+        if self._tokens >= 1.0:
+            self._tokens -= 1.0
+            return True
+        return False
+
+
+class Intake:
+    """Handles commands one at a time, in the order they arrive."""
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        store: Store,
+        alerter: Alerter,
+        mqtt: MqttClient,
+        clock: Clock,
+        on_change: Callable[[str], None],
+        monotonic: Callable[[], float] | None = None,
+        error_rate: float = ERROR_RATE,
+        error_burst: int = ERROR_BURST,
+    ) -> None:
+        self._config = config
+        self._base = config.mqtt.base_topic
+        self._persons = {p.id for p in config.persons}
+        self._store = store
+        self._alerter = alerter
+        self._reactions = Reactions(store, alerter, config.service.timezone)
+        self._mqtt = mqtt
+        self._clock = clock
+        self._on_change = on_change
+        self._queue: asyncio.Queue[Incoming] = asyncio.Queue()
+        self._monotonic = monotonic or asyncio.get_running_loop().time
+        self._answers = TokenBucket(error_rate, error_burst, self._monotonic)
+        self._unanswered: dict[str, int] = {}
+        self._summary_due: float | None = None
+        self.accepted = 0
+        self.rejected = 0
+        self.unanswered = 0  # refusals that only a `rate_limited` summary reported
+        self.dropped = 0  # QoS 0 commands dropped because too many were waiting
+
+    def submit(self, message: Incoming) -> None:
+        """Queue a received command; never blocks."""
+        if message.qos == 0 and self._queue.qsize() >= MAX_WAITING:
+            # Nothing to redeliver at QoS 0: count it, and say so in the next summary.
+            self.dropped += 1
+            self._count_unanswered(error_topic(message.topic, self._base))
+            return
+        self._queue.put_nowait(message)
+
+    async def run(self) -> None:
+        """Handle queued commands, for ever; send refusal summaries when they are due."""
+        while True:
+            if self._summary_due is None:
+                message = await self._queue.get()
+            else:
+                wait = max(self._summary_due - self._monotonic(), 0.0)
+                try:
+                    async with asyncio.timeout(wait):
+                        message = await self._queue.get()
+                except TimeoutError:
+                    self._send_summaries()
+                    continue
+            await self.handle(message)
+            if self._summary_due is not None and self._monotonic() >= self._summary_due:
+                self._send_summaries()
+
+    async def handle(self, message: Incoming) -> None:
+        """Validate, store and act on one command, then acknowledge and answer it."""
+        now = self._clock.now()
+        try:
+            command = parse_command(
+                message.topic,
+                message.payload,
+                base=self._base,
+                persons=self._persons,
+                now=now,
+                response_topic=message.response_topic,
+            )
+            answer = await self._apply(command, message, now)
+        except CommandError as error:
+            self.rejected += 1
+            self._refuse(message, error, now)
+        except StoreError as error:
+            # Nothing was stored (or it was rolled back): say so, so that the phone can retry.
+            log.error("a command on %r could not be stored: %s", message.topic, error)  # noqa: TRY400
+            self.rejected += 1
+            detail = "the service cannot store it right now; send it again later"
+            self._refuse(message, CommandError("storage_unavailable", detail), now)
+        else:
+            self.accepted += 1
+            self._reply(message, {"ok": True, "topic": message.topic, **answer})
+        self._mqtt.ack(message)
+
+    async def _apply(self, command: Command, message: Incoming, now: datetime) -> dict[str, Any]:
+        person = command.person
+        if command.kind == "ack":
+            return await self._acknowledge(command, now)
+        if command.request_id is not None:
+            dedup, since = f"id:{command.request_id}", None
+        else:
+            digest = hashlib.sha256(message.topic.encode() + b"\0" + message.payload).hexdigest()
+            dedup, since = f"sha256:{digest}", now - DUPLICATE_WINDOW
+        report_id = await self._store.add_report(
+            person, command.kind, command.at, now, command.fields, dedup, since
+        )
+        if report_id is None:
+            log.info("%s: a report arrived twice; the second is ignored", person)
+            return {"duplicate": True}
+        # What was reported is health data: only at debug level.
+        log.info("%s: report %d stored", person, report_id)
+        log.debug("%s: report %d is a %s report", person, report_id, command.kind)
+        # The domain reacts to a stored report (monitor/service/reactions.py).
+        await self._reactions.after_report(
+            person, report_id, command.kind, command.at, command.fields
+        )
+        self._on_change(person)
+        return {"report": report_id}
+
+    async def _acknowledge(self, command: Command, now: datetime) -> dict[str, Any]:
+        """Mark one alert, or every alert waiting for it up to the command's time, acknowledged.
+
+        Both are idempotent: a second delivery acknowledges nothing new.
+        """
+        person = command.person
+        if command.fields.get("all"):
+            acked = await self._store.ack_waiting(person, until=command.at, at=now)
+        else:
+            alert_id = command.fields["alert"]
+            if not await self._store.ack_alert(person, alert_id, now):
+                raise CommandError("unknown_alert", f"no alert {alert_id} for {person}")
+            acked = [alert_id]
+        log.info("%s: %d alert(s) acknowledged", person, len(acked))
+        if acked:
+            self._on_change(person)
+        return {"acknowledged": acked}
+
+    def _refuse(self, message: Incoming, error: CommandError, now: datetime) -> None:
+        topic = error_topic(message.topic, self._base)
+        if not self._answers.take():
+            self._count_unanswered(topic)
+            return
+        # The topic names a pseudonymous person and a report kind; the code names the rule
+        # broken. Neither carries a health value (the detail may, so it stays off the log).
+        # %r: a topic is the sender's text and may hold a line break.
+        log.warning("refused a command on %r: %s", message.topic, error.code)
+        body = {
+            "topic": message.topic,
+            "error": error.code,
+            "detail": error.detail,
+            "received_at": now.isoformat(),
+        }
+        self._publish(topic, body)
+        if error.code != "bad_response_topic":
+            self._reply(message, {"ok": False, **body})
+
+    def _reply(self, message: Incoming, body: dict[str, Any]) -> None:
+        response_topic = message.response_topic
+        if response_topic is None:
+            return
+        if not reply_allowed(response_topic, self._base, person_of(message.topic, self._base)):
+            return
+        self._publish(response_topic, body, correlation_data=message.correlation_data)
+
+    def _publish(
+        self, topic: str, body: dict[str, Any], correlation_data: bytes | None = None
+    ) -> None:
+        try:
+            self._mqtt.publish(topic, _json(body), correlation_data=correlation_data)
+        except MqttError as exc:
+            log.warning("cannot answer a command on %r: %s", topic, exc)
+
+    def _count_unanswered(self, topic: str) -> None:
+        self.unanswered += 1
+        if topic not in self._unanswered and len(self._unanswered) >= MAX_SUMMARY_TOPICS:
+            topic = f"{self._base}/error"
+        self._unanswered[topic] = self._unanswered.get(topic, 0) + 1
+        if self._summary_due is None:
+            self._summary_due = self._monotonic() + SUMMARY_INTERVAL_S
+
+    def _send_summaries(self) -> None:
+        """One `rate_limited` message per error topic that had refusals go unanswered."""
+        pending, self._unanswered = self._unanswered, {}
+        self._summary_due = None
+        if not pending:
+            return
+        now = self._clock.now().isoformat()
+        log.warning(
+            "%d command(s) refused or dropped without an individual answer (too many at once)",
+            sum(pending.values()),
+        )
+        for topic, count in pending.items():
+            body = {
+                "topic": topic.removesuffix("/error") + "/#",
+                "error": "rate_limited",
+                "detail": f"{count} command(s) refused or dropped without an individual answer: "
+                "too many commands at once; nothing they asked for was done",
+                "received_at": now,
+                "count": count,
+            }
+            self._publish(topic, body)
+
+
+def _json(body: dict[str, Any]) -> bytes:
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
