@@ -28,14 +28,17 @@ import pytest_asyncio
 from simulators.broker import PrivateBroker
 from tests.conftest import config_toml
 from tests.interop.homeassistant import HomeAssistant, end, eventually, spawn
-from tests.interop.provision import HaInstall, find_python, provision, required_python
+from tests.interop.provision import (
+    HA_VERSION,
+    HaInstall,
+    find_python,
+    provision,
+    required_python,
+)
 from tests.interop.watch import Watcher
 
 REPO = Path(__file__).parents[2]
 DOCS = REPO / "docs" / "home-assistant.md"
-# The Home Assistant release the tests pin (the one issue 14 was found with); override with
-# RECOVERY_MONITOR_HA_VERSION to try another.
-HA_VERSION = os.environ.get("RECOVERY_MONITOR_HA_VERSION", "2025.4.4")
 INTEROP_TIMEOUT_S = 2400  # a cold install of Home Assistant included
 PERSON = "p7f3a"
 BASE = "recovery"
@@ -123,8 +126,8 @@ def install_home_assistant(version: str) -> HaInstall:
     found = find_python(needed)
     if found is None:
         pytest.skip(
-            f"Home Assistant {version} needs Python >= {needed[0]}.{needed[1]}; none found "
-            "on PATH or under pyenv"
+            f"Home Assistant {version} needs Python >= {'.'.join(map(str, needed))}; none "
+            "found on PATH or under pyenv"
         )
     with TIMINGS.phase(f"install Home Assistant {version} (0 s when cached)"):
         install = provision(version, *found)

@@ -26,6 +26,13 @@ CACHE_ROOT = Path(
     os.environ.get("RECOVERY_MONITOR_CACHE", Path.home() / ".cache" / "recovery-monitor")
 )
 INSTALL_TIMEOUT_S = 1800.0
+# The release the tests pin: the one issue 14 was found with, and the newest that installs on
+# Python 3.13.0 (2025.5 and later need 3.13.2). RECOVERY_MONITOR_HA_VERSION tries another.
+HA_VERSION = os.environ.get("RECOVERY_MONITOR_HA_VERSION", "2025.4.4")
+# The oldest release that shows the service's device (device-based discovery), and the last
+# release before it.
+MINIMUM_VERSION = "2024.11.0"
+BEFORE_MINIMUM = "2024.10.4"
 # The integrations the tests use on top of what Home Assistant loads by itself, and those that
 # finishing onboarding adds (its core_config step starts their config flows).
 EXTRA_INTEGRATIONS = (
@@ -87,20 +94,24 @@ class HaInstall:
         return self.venv / "bin" / "python"
 
 
-def required_python(ha_version: str) -> tuple[int, int]:
-    """The oldest Python a Home Assistant release runs on (2025.2 and later need 3.13)."""
+def required_python(ha_version: str) -> tuple[int, int, int]:
+    """The oldest Python a Home Assistant release installs on (its Requires-Python on PyPI)."""
     year, month = (int(part) for part in ha_version.split(".")[:2])
+    if (year, month) >= (2026, 3):
+        return (3, 14, 2)
+    if (year, month) >= (2025, 5):
+        return (3, 13, 2)
     if (year, month) >= (2025, 2):
-        return (3, 13)
+        return (3, 13, 0)
     if (year, month) >= (2024, 4):
-        return (3, 12)
-    return (3, 11)
+        return (3, 12, 0)
+    return (3, 11, 0)
 
 
-def _python_version(candidate: Path) -> tuple[int, int] | None:
+def _python_version(candidate: Path) -> tuple[int, int, int] | None:
     try:
         out = subprocess.run(
-            [str(candidate), "-c", "import sys; print(*sys.version_info[:2])"],
+            [str(candidate), "-c", "import sys; print(*sys.version_info[:3])"],
             capture_output=True,
             text=True,
             timeout=20,
@@ -108,7 +119,7 @@ def _python_version(candidate: Path) -> tuple[int, int] | None:
         ).stdout.split()
     except (OSError, subprocess.SubprocessError):
         return None
-    return (int(out[0]), int(out[1])) if len(out) == 2 else None
+    return (int(out[0]), int(out[1]), int(out[2])) if len(out) == 3 else None
 
 
 def _candidates() -> Iterator[Path]:
@@ -123,9 +134,9 @@ def _candidates() -> Iterator[Path]:
         yield from sorted(Path(folder).glob("python3*"))
 
 
-def find_python(at_least: tuple[int, int]) -> tuple[Path, tuple[int, int]] | None:
-    """The oldest Python on this machine that is at least `at_least` (with venv), or None."""
-    found: dict[tuple[int, int], Path] = {}
+def find_python(at_least: tuple[int, int, int]) -> tuple[Path, tuple[int, int, int]] | None:
+    """The oldest Python on this machine that is at least `at_least`, or None."""
+    found: dict[tuple[int, int, int], Path] = {}
     for candidate in _candidates():
         if not re.fullmatch(r"python3(\.\d+)?", candidate.name) or not os.access(
             candidate, os.X_OK
@@ -170,12 +181,12 @@ def _pip(venv: Path, *args: str, log: Path) -> None:
         raise ProvisionError("pip failed:\n" + "\n".join(tail))
 
 
-def environment_dir(version: str, python_version: tuple[int, int]) -> Path:
+def environment_dir(version: str, python_version: tuple[int, int, int]) -> Path:
     """Where the venv of one Home Assistant version and Python lives."""
     return CACHE_ROOT / f"ha-{version}-py{python_version[0]}.{python_version[1]}"
 
 
-def provision(version: str, python: Path, python_version: tuple[int, int]) -> HaInstall:
+def provision(version: str, python: Path, python_version: tuple[int, int, int]) -> HaInstall:
     """Home Assistant `version` in its cached venv, installing it first if need be."""
     venv = environment_dir(version, python_version)
     done = venv / ".recovery-monitor-ready"
@@ -207,3 +218,33 @@ def provision(version: str, python: Path, python_version: tuple[int, int]) -> Ha
         seconds = time.monotonic() - started
         done.write_text(json.dumps({"seconds": round(seconds, 1)}), encoding="utf-8")
         return HaInstall(version, pretty, venv, seconds)
+
+
+def main(versions: list[str]) -> int:
+    """Install (or find in the cache) each Home Assistant release; one line per release."""
+    status = 0
+    for version in versions:
+        needed = required_python(version)
+        found = find_python(needed)
+        if found is None:
+            print(f"{version}: skipped, no Python >= {'.'.join(map(str, needed))} found")
+            continue
+        try:
+            install = provision(version, *found)
+        except (ProvisionError, subprocess.SubprocessError) as error:
+            print(f"{version}: failed: {error}")
+            status = 1
+            continue
+        how = (
+            "cached"
+            if install.install_seconds is None
+            else f"installed in {install.install_seconds:.0f} s"
+        )
+        print(f"{version}: {install.venv} (Python {install.python_version}, {how})")
+    return status
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.exit(main(sys.argv[1:] or [HA_VERSION, MINIMUM_VERSION, BEFORE_MINIMUM]))

@@ -177,20 +177,24 @@ async def test_every_entity_shows_the_services_state(
     """Each state sensor, binary sensor and number shows its field of the retained state;
     the watch's connectivity and battery show the watch's; actions start empty."""
     ids = await entity_ids(home_assistant)
+    wrong: list[str] = []
 
-    async def matches() -> list[str] | None:
+    async def matches() -> bool | None:
         state = latest_state(watcher)
         expected: dict[str, object] = {name: state[field] for name, field in FROM_STATE.items()}
         expected["watch connected"] = state["devices"]["watch"]["connected"]
         expected["watch battery"] = state["devices"]["watch"]["battery"]
-        wrong = []
+        wrong.clear()
         for name, value in expected.items():
             shown_state = (await state_of(home_assistant, ids[name]))["state"]
             if not same(shown_state, value):
                 wrong.append(f"{name}: {shown_state!r} != {value!r}")
-        return None if wrong else wrong
+        return None if wrong else True
 
-    await eventually(matches, within=WAIT_S, what="every entity to show the service's state")
+    try:
+        await eventually(matches, within=WAIT_S, what="every entity to show the service's state")
+    except TimeoutError as timeout:
+        pytest.fail(f"{timeout}: {wrong}")
     assert (await state_of(home_assistant, ids["Report symptom"]))["state"] == "unknown"
     assert (await state_of(home_assistant, ids["Report note"]))["state"] == ""
     for name in DOCUMENTED:

@@ -27,11 +27,8 @@ from tests.interop.conftest import (
     wait_for_device,
 )
 from tests.interop.homeassistant import HomeAssistant, eventually
+from tests.interop.provision import BEFORE_MINIMUM, MINIMUM_VERSION
 
-# The oldest release that shows the device, stated in docs/home-assistant.md.
-MINIMUM_VERSION = "2024.11.0"
-# The last release before it.
-BEFORE_MINIMUM = "2024.10.4"
 ENTITIES = 20
 
 
