@@ -165,12 +165,12 @@ def _locked(path: Path) -> Iterator[None]:
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
-def _pip(venv: Path, *args: str, log: Path) -> None:
+def _run(argv: list[str], *, log: Path) -> None:
     with log.open("a", encoding="utf-8") as out:
-        out.write(f"$ pip {' '.join(args)}\n")
+        out.write(f"$ {' '.join(argv)}\n")
         out.flush()
         result = subprocess.run(
-            [str(venv / "bin" / "python"), "-m", "pip", *args],
+            argv,
             stdout=out,
             stderr=subprocess.STDOUT,
             timeout=INSTALL_TIMEOUT_S,
@@ -178,7 +178,33 @@ def _pip(venv: Path, *args: str, log: Path) -> None:
         )
     if result.returncode != 0:
         tail = log.read_text(encoding="utf-8", errors="replace").splitlines()[-15:]
-        raise ProvisionError("pip failed:\n" + "\n".join(tail))
+        raise ProvisionError(f"{Path(argv[0]).name} failed:\n" + "\n".join(tail))
+
+
+def _pip(venv: Path, *args: str, log: Path) -> None:
+    _run([str(venv / "bin" / "python"), "-m", "pip", *args], log=log)
+
+
+def resolution_cutoff(version: str) -> str:
+    """Resolve a release's dependencies as they were about when it was current.
+
+    A release pins only some of what it needs; newer releases of the rest can break an older
+    Home Assistant (2024.11 does not even import with josepy 2). So nothing uploaded after
+    the start of the second month after the release's own month is considered.
+    """
+    year, month = (int(part) for part in version.split(".")[:2])
+    month += 2
+    if month > 12:
+        year, month = year + 1, month - 12
+    return f"{year:04d}-{month:02d}-01T00:00:00Z"
+
+
+def _uv(venv: Path, *args: str, cutoff: str, log: Path) -> None:
+    """`uv pip install` into the venv (with the system's certificates), nothing newer than
+    `cutoff`."""
+    python = str(venv / "bin" / "python")
+    command = [python, "-m", "uv", "pip", "install", "--python", python, "--native-tls"]
+    _run([*command, "--exclude-newer", cutoff, *args], log=log)
 
 
 def environment_dir(version: str, python_version: tuple[int, int, int]) -> Path:
@@ -199,9 +225,8 @@ def provision(version: str, python: Path, python_version: tuple[int, int, int]) 
             shutil.rmtree(venv)  # a half-made venv from an interrupted run
         subprocess.run([str(python), "-m", "venv", str(venv)], check=True, timeout=300)
         log = venv / "install.log"
-        quiet = ("--disable-pip-version-check", "--no-input")
-        _pip(venv, "install", *quiet, "--upgrade", "pip", log=log)
-        _pip(venv, "install", *quiet, f"homeassistant=={version}", log=log)
+        _pip(venv, "install", "--disable-pip-version-check", "--no-input", "uv", log=log)
+        _uv(venv, f"homeassistant=={version}", cutoff=resolution_cutoff(version), log=log)
         script = subprocess.run(
             [str(venv / "bin" / "python"), "-c", _REQUIREMENTS_SCRIPT, *EXTRA_INTEGRATIONS],
             capture_output=True,
@@ -214,7 +239,14 @@ def provision(version: str, python: Path, python_version: tuple[int, int, int]) 
             (venv / "lib").glob("python3*/site-packages/homeassistant/package_constraints.txt")
         )
         if requirements:
-            _pip(venv, "install", *quiet, "-c", str(constraints), *requirements, log=log)
+            _uv(
+                venv,
+                "--constraint",
+                str(constraints),
+                *requirements,
+                cutoff=resolution_cutoff(version),
+                log=log,
+            )
         seconds = time.monotonic() - started
         done.write_text(json.dumps({"seconds": round(seconds, 1)}), encoding="utf-8")
         return HaInstall(version, pretty, venv, seconds)
