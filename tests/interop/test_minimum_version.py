@@ -1,15 +1,15 @@
 """The oldest Home Assistant docs/home-assistant.md supports, and the release just before it.
 
 Device-based MQTT discovery (one `homeassistant/device/<id>/config` document for all entities)
-arrived in Home Assistant 2024.11.0; 2024.10 logs "Integration device is not supported" and
-shows nothing. The docs' automations use the `triggers:`/`actions:` syntax of 2024.10 and later.
-Each release runs in a venv of its own (Python 3.12 is enough for both), against the session's
-broker and service.
+arrived in Home Assistant 2024.11.0; 2024.10 does not subscribe to it and shows nothing. The
+docs' automations use the `triggers:`/`actions:` syntax of 2024.10 and later. Each release runs
+in a venv of its own (Python 3.12 is enough for both), against the session's broker and service.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -18,6 +18,7 @@ import pytest_asyncio
 from simulators.broker import PrivateBroker
 from tests.interop.conftest import (
     AUTOMATION_IDS,
+    DISCOVERY_TOPIC,
     TIMINGS,
     Service,
     device_entities,
@@ -28,8 +29,10 @@ from tests.interop.conftest import (
 )
 from tests.interop.homeassistant import HomeAssistant, eventually
 from tests.interop.provision import BEFORE_MINIMUM, MINIMUM_VERSION
+from tests.interop.watch import Watcher
 
 ENTITIES = 20
+SENTINEL = "recovery_monitor_interop_sentinel"
 
 
 async def running_release(version: str, folder: Path, broker: PrivateBroker) -> HomeAssistant:
@@ -62,17 +65,45 @@ async def test_the_minimum_version_shows_the_device_and_loads_the_automations(
 
 
 async def test_the_release_before_the_minimum_does_not_show_the_device(
-    interop_dir: Path, interop_broker: PrivateBroker, service: Service
+    interop_dir: Path, interop_broker: PrivateBroker, service: Service, watcher: Watcher
 ) -> None:
-    """Home Assistant 2024.10 does not understand device-based discovery: no device, and its
-    log says why. This is what makes 2024.11.0 the minimum."""
+    """Home Assistant 2024.10 does not understand device-based discovery (it does not even
+    subscribe to it): after it has announced itself, been sent the device again, and
+    processed a later single-entity discovery, there is still no device. This is what makes
+    2024.11.0 the minimum."""
+    births = len(watcher.on("homeassistant/status"))
     ha = await running_release(BEFORE_MINIMUM, interop_dir, interop_broker)
     try:
 
-        async def refused() -> bool | None:
-            return True if "Integration device is not supported" in ha.log() else None
+        async def announced() -> bool | None:
+            said = watcher.on("homeassistant/status")[births:]
+            return True if any(m.payload == b"online" for m in said) else None
 
-        await eventually(refused, within=120.0, what="2024.10 refusing the device discovery")
+        await eventually(announced, within=120.0, what="Home Assistant 2024.10's birth message")
+        documents = len(watcher.on(DISCOVERY_TOPIC))
+        await eventually(
+            lambda: _present(len(watcher.on(DISCOVERY_TOPIC)) > documents),
+            within=60.0,
+            what="the service sending its device discovery again",
+        )
+        # A marker sent after the device document: once Home Assistant shows it, the device
+        # document (sent earlier, through the same broker) has had its chance.
+        watcher.publish(
+            f"homeassistant/sensor/{SENTINEL}/config",
+            json.dumps(
+                {"name": "Interop sentinel", "state_topic": "interop/x", "uniq_id": SENTINEL}
+            ),
+        )
+
+        async def sentinel_shown() -> bool | None:
+            entities = await ha.entities()
+            return await _present(any(e.get("unique_id") == SENTINEL for e in entities))
+
+        await eventually(sentinel_shown, within=60.0, what="the sentinel entity in 2024.10")
         assert await device_entities(ha) is None
     finally:
         await ha.stop()
+
+
+async def _present(condition: bool) -> bool | None:
+    return True if condition else None
