@@ -1,9 +1,10 @@
 """A real Home Assistant against the real service: fixtures shared by every interop test.
 
-Once per session: a pinned Home Assistant Core installed from PyPI into a cached venv of its
-own; a real Mosquitto; `recovery-monitor run` as a user starts it; Home Assistant on 127.0.0.1,
-onboarded and given the MQTT integration through its REST API, with the automations of
-docs/home-assistant.md loaded. Every process started here is killed at teardown.
+A pinned Home Assistant Core installed from PyPI into a cached venv of its own (once per
+session), and, for the tests of this package only (so nothing keeps running while the rest of
+the suite does): a real Mosquitto; `recovery-monitor run` as a user starts it; Home Assistant
+on 127.0.0.1, onboarded and given the MQTT integration through its REST API, with the
+automations of docs/home-assistant.md loaded. Every process started here is killed at teardown.
 """
 
 from __future__ import annotations
@@ -134,7 +135,7 @@ def install_home_assistant(version: str) -> HaInstall:
     return install
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def interop_dir() -> Iterator[Path]:
     """A folder of the session's own for the broker, the service and Home Assistant.
 
@@ -153,7 +154,7 @@ def ha_install() -> HaInstall:
     return install_home_assistant(HA_VERSION)
 
 
-@pytest_asyncio.fixture(scope="session", loop_scope="session")
+@pytest_asyncio.fixture(scope="package", loop_scope="session")
 async def interop_broker(interop_dir: Path) -> AsyncIterator[PrivateBroker]:
     """A real Mosquitto for the session; it logs each subscription with its QoS."""
     folder = interop_dir / "broker"
@@ -174,7 +175,7 @@ class Service:
         return self.log_file.read_text(encoding="utf-8", errors="replace")
 
 
-@pytest_asyncio.fixture(scope="session", loop_scope="session")
+@pytest_asyncio.fixture(scope="package", loop_scope="session")
 async def watcher(interop_broker: PrivateBroker) -> AsyncIterator[Watcher]:
     """A subscriber to every topic of the service and Home Assistant's birth topic."""
     topics = [f"{BASE}/#", "homeassistant/#"]
@@ -182,7 +183,7 @@ async def watcher(interop_broker: PrivateBroker) -> AsyncIterator[Watcher]:
         yield watching
 
 
-@pytest_asyncio.fixture(scope="session", loop_scope="session")
+@pytest_asyncio.fixture(scope="package", loop_scope="session")
 async def service(
     interop_dir: Path, interop_broker: PrivateBroker, watcher: Watcher
 ) -> AsyncIterator[Service]:
@@ -268,7 +269,7 @@ async def wait_for_device(ha: HomeAssistant, count: int, *, within: float = 120.
     await eventually(complete, within=within, what=f"the device with {count} entities", every=1.0)
 
 
-@pytest_asyncio.fixture(scope="session", loop_scope="session")
+@pytest_asyncio.fixture(scope="package", loop_scope="session")
 async def home_assistant(
     ha_install: HaInstall,
     interop_dir: Path,
