@@ -222,7 +222,8 @@ class HomeAssistant:
 
         async def running() -> bool | None:
             response = await self.get("/api/config")
-            ok = response.status == 200 and response.body.get("state") == "RUNNING"
+            body = response.body if isinstance(response.body, dict) else {}
+            ok = response.status == 200 and body.get("state") == "RUNNING"
             return True if ok else None
 
         await eventually(running, within=START_TIMEOUT_S, what="Home Assistant RUNNING")

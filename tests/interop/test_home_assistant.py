@@ -303,7 +303,12 @@ async def test_the_phone_acknowledgement_automation_acknowledges_the_alert(
     await home_assistant.fire(
         "mobile_app_notification_action", {"action": f"RECOVERY_ACK:{PERSON}:{alert['id']}"}
     )
-    ack = await watcher.wait_for(f"{BASE}/{PERSON}/alert/ack")
+
+    async def acknowledged() -> Seen | None:
+        acks = watcher.on(f"{BASE}/{PERSON}/alert/ack")
+        return next((m for m in acks if alert["id"] in m.text), None)
+
+    ack = await eventually(acknowledged, within=WAIT_S, what="the automation's acknowledgement")
     assert json.loads(ack.payload) == {"id": alert["id"]}
     assert ack.qos == 1
     await until_logged(service, rf"{PERSON}: 1 alert\(s\) acknowledged", after=offset)
