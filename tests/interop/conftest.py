@@ -26,6 +26,7 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
+from monitor.mqtt.discovery import discovery_topic, object_id
 from simulators.broker import PrivateBroker
 from tests.conftest import config_toml
 from tests.interop.homeassistant import HomeAssistant, end, eventually, spawn
@@ -43,7 +44,7 @@ DOCS = REPO / "docs" / "home-assistant.md"
 INTEROP_TIMEOUT_S = 2400  # a cold install of Home Assistant included
 PERSON = "p7f3a"
 BASE = "recovery"
-DISCOVERY_TOPIC = f"homeassistant/device/recovery_{PERSON}/config"
+DISCOVERY_TOPIC = discovery_topic("homeassistant", BASE, PERSON)
 # The ids of the automations in docs/home-assistant.md.
 AUTOMATION_IDS = ("recovery_alert_to_phone", "recovery_alert_acknowledged")
 PERSON_TOML = f"""
@@ -240,7 +241,7 @@ async def device_entities(
     ha: HomeAssistant,
 ) -> tuple[dict[str, Any], list[dict[str, Any]]] | None:
     """The person's device in Home Assistant's registry and its entities, or None."""
-    identifier = ["mqtt", f"recovery_{PERSON}"]
+    identifier = ["mqtt", object_id(BASE, PERSON)]
     devices = await ha.devices()
     device = next((d for d in devices if identifier in [list(i) for i in d["identifiers"]]), None)
     if device is None:

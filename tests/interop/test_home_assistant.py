@@ -201,11 +201,6 @@ async def test_every_entity_shows_the_services_state(
         assert (await state_of(home_assistant, ids[name]))["state"] != "unavailable", name
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 14 item 5: diagnostics are published only after something goes wrong, "
-    "so 'Undelivered alerts' is unknown on a healthy install",
-)
 async def test_undelivered_alerts_reads_zero_on_a_healthy_install(
     home_assistant: HomeAssistant,
 ) -> None:
@@ -344,11 +339,6 @@ async def test_the_documented_automations_pass_home_assistants_config_check(
         assert states[automation]["state"] == "on", automation
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 14 item 2: qos 1 is set once for the whole device and Home Assistant "
-    "(up to at least 2025.4) ignores it, so its commands travel at QoS 0",
-)
 async def test_commands_from_home_assistant_travel_at_qos_1(
     home_assistant: HomeAssistant, service: Service, watcher: Watcher
 ) -> None:
@@ -366,11 +356,6 @@ async def test_commands_from_home_assistant_travel_at_qos_1(
     assert command.qos == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 14 item 2: Home Assistant ignores the device-level qos, and the documented "
-    "MQTT trigger has no qos, so both subscribe to the alerts at QoS 0",
-)
 async def test_home_assistant_subscribes_to_alerts_at_qos_1(
     home_assistant: HomeAssistant, interop_broker: PrivateBroker
 ) -> None:
@@ -391,11 +376,6 @@ async def test_home_assistant_subscribes_to_alerts_at_qos_1(
     assert qos == {ALERT_TOPIC: {1}, f"{BASE}/+/alert": {1}}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 14 item 1: Home Assistant subscribes with a clean session, and the service "
-    "does not offer an alert raised while it was away again when it comes back",
-)
 async def test_an_alert_raised_while_home_assistant_restarts_reaches_the_event_entity(
     home_assistant: HomeAssistant, service: Service, watcher: Watcher
 ) -> None:
