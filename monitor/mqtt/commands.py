@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
 from monitor.errors import ParseError
@@ -40,32 +41,43 @@ _ALERT_ID = re.compile(r"^[0-9A-HJKMNP-TV-Z]{26}$")
 # Control characters other than tab and newline have no place in a note.
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
-# Every code a rejection can carry: stable, for machines (docs/mqtt.md explains each).
-ERROR_CODES = (
-    "bad_topic",
-    "unknown_person",
-    "bad_response_topic",
-    "too_large",
-    "invalid_utf8",
-    "invalid_json",
-    "missing_field",
-    "invalid_field",
-    "unknown_field",
-    "out_of_range",
-    "unknown_symptom",
-    "in_future",
-    "too_old",
-    "unknown_alert",
-    "rate_limited",
-)
+# Numbers beyond this are refused before any arithmetic (every range here is far smaller), so a
+# 400-digit integer is `out_of_range`, not an OverflowError when compared with a float.
+MAX_MAGNITUDE = 10**9
+
+
+class ErrorCode(StrEnum):
+    """Every code a rejection can carry: stable, for machines (docs/mqtt.md explains each)."""
+
+    BAD_TOPIC = "bad_topic"
+    UNKNOWN_PERSON = "unknown_person"
+    BAD_RESPONSE_TOPIC = "bad_response_topic"
+    TOO_LARGE = "too_large"
+    INVALID_UTF8 = "invalid_utf8"
+    INVALID_JSON = "invalid_json"
+    MISSING_FIELD = "missing_field"
+    INVALID_FIELD = "invalid_field"
+    UNKNOWN_FIELD = "unknown_field"
+    OUT_OF_RANGE = "out_of_range"
+    UNKNOWN_SYMPTOM = "unknown_symptom"
+    IN_FUTURE = "in_future"
+    TOO_OLD = "too_old"
+    UNKNOWN_ALERT = "unknown_alert"
+    RATE_LIMITED = "rate_limited"
+    RETAINED_COMMAND = "retained_command"
+    STORAGE_UNAVAILABLE = "storage_unavailable"
+    INTERNAL_ERROR = "internal_error"
+
+
+ERROR_CODES = tuple(code.value for code in ErrorCode)
 
 
 class CommandError(ParseError):
     """A command that was refused: `code` is stable for machines, the message is for people."""
 
-    def __init__(self, code: str, detail: str) -> None:
+    def __init__(self, code: ErrorCode | str, detail: str) -> None:
         super().__init__(detail)
-        self.code = code
+        self.code = ErrorCode(code)
         self.detail = detail
 
 
@@ -127,7 +139,25 @@ def parse_command(
     now: datetime,
     response_topic: str | None = None,
 ) -> Command:
-    """Validate a command; CommandError says which rule it broke."""
+    """Validate a command; CommandError says which rule it broke, whatever the payload holds.
+
+    Total: no other exception escapes for any topic and payload (tests/monitor/mqtt/
+    test_command_properties.py): nesting too deep for the parser is `invalid_json`.
+    """
+    try:
+        return _parse(topic, payload, base, persons, now, response_topic)
+    except RecursionError:
+        raise CommandError("invalid_json", "payload is nested too deeply") from None
+
+
+def _parse(
+    topic: str,
+    payload: bytes,
+    base: str,
+    persons: Collection[str],
+    now: datetime,
+    response_topic: str | None,
+) -> Command:
     kind = _kind_of(topic, base)
     person = person_of(topic, base)
     if person is None:
@@ -267,8 +297,12 @@ def _number(
     body: dict[str, Any], name: str, low: float, high: float, *, required: bool, whole: bool = False
 ) -> float:
     value = _required(body, name) if required else body.get(name)
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+    if isinstance(value, bool) or not isinstance(value, int | float):
         raise CommandError("invalid_field", f"'{name}' must be a number")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise CommandError("invalid_field", f"'{name}' must be a number")
+    if abs(value) > MAX_MAGNITUDE:
+        raise CommandError("out_of_range", f"'{name}' must be between {low:g} and {high:g}")
     if whole and value != int(value):
         raise CommandError("invalid_field", f"'{name}' must be a whole number")
     if not low <= value <= high:
@@ -301,7 +335,9 @@ def _request_id(value: Any, name: str) -> str:
 
 def _echo(value: Any) -> str:
     """A sender's value quoted back in an error, cut short."""
-    text = repr(value)
+    text = repr(value) if isinstance(value, str | int | float | bool) else type(value).__name__
+    if len(text) > 4 * MAX_ECHO_CHARS:
+        text = text[: 4 * MAX_ECHO_CHARS]
     return text if len(text) <= MAX_ECHO_CHARS else text[: MAX_ECHO_CHARS - 1] + "…"
 
 

@@ -20,7 +20,7 @@ from monitor.errors import MonitorError, StoreError
 from monitor.ingest.activity import Processed
 from monitor.ingest.pipeline import Ingest
 from monitor.mqtt.announcer import BIRTH_DELAY_S, Announcer, announcer_subscriptions
-from monitor.mqtt.client import Incoming, MqttClient
+from monitor.mqtt.client import Incoming, MqttClient, Subscription
 from monitor.mqtt.commands import command_subscriptions
 from monitor.mqtt.diagnostics import Diagnostics
 from monitor.mqtt.outbox import Outbox
@@ -100,7 +100,11 @@ class App:
                 client_id=config.mqtt.client_id,
                 password=password,
                 will_topic=f"{base}/status",
-                subscriptions=[*command_subscriptions(base), *announcer_subscriptions(config)],
+                # no_local: the service clears retained commands by publishing on their topics.
+                subscriptions=[
+                    *(Subscription(t, no_local=True) for t in command_subscriptions(base)),
+                    *announcer_subscriptions(config),
+                ],
                 on_message=self._on_message,
                 on_connected=self._on_connected,
                 on_refused=self._on_refused,

@@ -2,7 +2,13 @@
 
 A command is acknowledged to the broker only after it has been stored (or refused), so one that
 arrives just before a crash is delivered again rather than lost; storing is de-duplicated, so a
-second delivery changes nothing.
+second delivery changes nothing. A symptom report is stored with its alerts in one transaction
+(monitor.service.reactions), so `storage_unavailable` always means that nothing was stored.
+
+No message can stop intake: whatever one holds, it is answered (an unexpected failure as
+`internal_error`), acknowledged, and the next one is handled. A retained command is an old one
+the broker replays at every subscribe: it is refused as `retained_command` (once per run) and
+cleared from the broker where its ACL allows.
 
 Refusals are answered one by one up to a rate (ERROR_RATE a second, bursts of ERROR_BURST);
 beyond it a flood is still validated, acknowledged and counted, and each error topic gets one
@@ -13,28 +19,31 @@ responsive and nothing is refused silently.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from monitor.clock import Clock
 from monitor.config import Config
 from monitor.errors import StoreError
-from monitor.mqtt.client import Incoming, MqttClient, MqttError
+from monitor.mqtt.client import FAILURE, Incoming, MqttError
 from monitor.mqtt.commands import (
     Command,
     CommandError,
+    ErrorCode,
     error_topic,
     parse_command,
     person_of,
     reply_allowed,
 )
-from monitor.service.alerter import Alerter
-from monitor.service.reactions import Reactions
-from monitor.store.database import Store
+from monitor.recovery.symptoms import SymptomKind
+from monitor.service.reactions import AlertMaker, Reactions
+from monitor.store.alerts import QueuedAlert
+from monitor.store.reports import NewReport, Reaction, ReportStored, StoredReport
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +60,46 @@ ERROR_BURST = 50
 SUMMARY_INTERVAL_S = 1.0
 # Error topics with a pending summary, at most; the rest are summed up on `<base>/error`.
 MAX_SUMMARY_TOPICS = 100
+
+
+# Retained commands already refused in this run, remembered at most (so each is answered once).
+MAX_RETAINED_SEEN = 1000
+
+
+class CommandStore(Protocol):
+    """The repositories intake needs (monitor.store.database.Store is one)."""
+
+    async def store_report(
+        self, report: NewReport, react: Reaction | None = None
+    ) -> ReportStored: ...
+
+    async def reports(
+        self, person: str, kinds: Iterable[str], since: datetime, until: datetime
+    ) -> list[StoredReport]: ...
+
+    async def unalerted_symptom_reports(self) -> list[StoredReport]: ...
+
+    async def add_alerts(self, alerts: Sequence[QueuedAlert]) -> list[QueuedAlert]: ...
+
+    async def ack_alert(self, person: str, alert_id: str, at: datetime) -> bool: ...
+
+    async def ack_waiting(self, person: str, *, until: datetime, at: datetime) -> list[str]: ...
+
+
+class Messenger(Protocol):
+    """The MQTT side intake needs (monitor.mqtt.client.MqttClient is one)."""
+
+    def publish(
+        self,
+        topic: str,
+        payload: bytes,
+        *,
+        qos: int = 1,
+        retain: bool = False,
+        correlation_data: bytes | None = None,
+    ) -> asyncio.Future[int]: ...
+
+    def ack(self, message: Incoming) -> None: ...
 
 
 class TokenBucket:
@@ -81,9 +130,9 @@ class Intake:
         self,
         config: Config,
         *,
-        store: Store,
-        alerter: Alerter,
-        mqtt: MqttClient,
+        store: CommandStore,
+        alerter: AlertMaker,
+        mqtt: Messenger,
         clock: Clock,
         on_change: Callable[[str], None],
         monotonic: Callable[[], float] | None = None,
@@ -103,6 +152,8 @@ class Intake:
         self._monotonic = monotonic or asyncio.get_running_loop().time
         self._answers = TokenBucket(error_rate, error_burst, self._monotonic)
         self._unanswered: dict[str, int] = {}
+        self._retained_seen: dict[bytes, None] = {}
+        self._recovered = False
         self._summary_due: float | None = None
         self.accepted = 0
         self.rejected = 0
@@ -119,7 +170,14 @@ class Intake:
         self._queue.put_nowait(message)
 
     async def run(self) -> None:
-        """Handle queued commands, for ever; send refusal summaries when they are due."""
+        """Handle queued commands, for ever; send refusal summaries when they are due.
+
+        First, once: a symptom report stored without its alerts (by a version that stored
+        them apart and died between) gets them now.
+        """
+        if not self._recovered:
+            await self._complete_reactions()
+            self._recovered = True
         while True:
             if self._summary_due is None:
                 message = await self._queue.get()
@@ -135,9 +193,45 @@ class Intake:
             if self._summary_due is not None and self._monotonic() >= self._summary_due:
                 self._send_summaries()
 
+    async def _complete_reactions(self) -> None:
+        for report in await self._store.unalerted_symptom_reports():
+            try:
+                symptom = SymptomKind(str(report.payload.get("symptom")))
+            except ValueError:
+                continue
+            planned = await self._reactions.plan(
+                report.person, symptom, report.at, self._clock.now()
+            )
+            added = await self._store.add_alerts(planned.react(report.id))
+            planned.settle(ReportStored(report.id, True, added))
+            log.warning(
+                "%s: report %d had no alert (stored before a crash); raised it now",
+                report.person,
+                report.id,
+            )
+
     async def handle(self, message: Incoming) -> None:
-        """Validate, store and act on one command, then acknowledge and answer it."""
+        """Validate, store and act on one command, then acknowledge and answer it.
+
+        Whatever happens, the message is acknowledged to the broker and answered.
+        """
+        try:
+            await self._handle(message)
+        except Exception as exc:
+            # A bug must not make one message stop intake, nor leave it unacknowledged (the
+            # broker would deliver it again at every reconnect).
+            log.exception("a command on %r could not be handled", message.topic)
+            self.rejected += 1
+            detail = f"the service failed to handle it ({type(exc).__name__}); nothing was done"
+            self._refuse(message, CommandError("internal_error", detail), self._clock.now())
+        finally:
+            self._mqtt.ack(message)
+
+    async def _handle(self, message: Incoming) -> None:
         now = self._clock.now()
+        if message.retained:
+            self._retained(message, now)
+            return
         try:
             command = parse_command(
                 message.topic,
@@ -160,9 +254,30 @@ class Intake:
         else:
             self.accepted += 1
             self._reply(message, {"ok": True, "topic": message.topic, **answer})
-        self._mqtt.ack(message)
+
+    def _retained(self, message: Incoming, now: datetime) -> None:
+        """Refuse a replayed retained command (once per run) and ask the broker to forget it."""
+        key = hashlib.sha256(message.topic.encode() + b"\0" + message.payload).digest()
+        if key in self._retained_seen:
+            return
+        self._retained_seen[key] = None
+        if len(self._retained_seen) > MAX_RETAINED_SEEN:
+            del self._retained_seen[next(iter(self._retained_seen))]
+        self.rejected += 1
+        detail = (
+            "a retained command is an old one the broker replays at every subscribe; it was not "
+            "acted on and is being cleared: send commands without the retain flag"
+        )
+        self._refuse(message, CommandError("retained_command", detail), now)
+        try:
+            cleared = self._mqtt.publish(message.topic, b"", qos=1, retain=True)
+        except MqttError as exc:
+            log.warning("cannot clear a retained command on %r: %s", message.topic, exc)
+            return
+        cleared.add_done_callback(functools.partial(_cleared, message.topic))
 
     async def _apply(self, command: Command, message: Incoming, now: datetime) -> dict[str, Any]:
+        """Store a report and its alerts in one transaction (one or two database trips)."""
         person = command.person
         if command.kind == "ack":
             return await self._acknowledge(command, now)
@@ -171,21 +286,26 @@ class Intake:
         else:
             digest = hashlib.sha256(message.topic.encode() + b"\0" + message.payload).hexdigest()
             dedup, since = f"sha256:{digest}", now - DUPLICATE_WINDOW
-        report_id = await self._store.add_report(
-            person, command.kind, command.at, now, command.fields, dedup, since
-        )
-        if report_id is None:
+        report = NewReport(person, command.kind, command.at, now, command.fields, dedup, since)
+        planned = None
+        if command.kind == "symptom":
+            # The domain's reaction, worked out now and stored with the report
+            # (monitor/service/reactions.py).
+            symptom = SymptomKind(command.fields["symptom"])
+            planned = await self._reactions.plan(person, symptom, command.at, now)
+        stored = await self._store.store_report(report, planned.react if planned else None)
+        if planned is not None:
+            planned.settle(stored)
+        if stored.duplicate:
+            if stored.alerts:
+                log.warning("%s: a report arrived twice and its missing alert was raised", person)
             log.info("%s: a report arrived twice; the second is ignored", person)
             return {"duplicate": True}
         # What was reported is health data: only at debug level.
-        log.info("%s: report %d stored", person, report_id)
-        log.debug("%s: report %d is a %s report", person, report_id, command.kind)
-        # The domain reacts to a stored report (monitor/service/reactions.py).
-        await self._reactions.after_report(
-            person, report_id, command.kind, command.at, command.fields
-        )
+        log.info("%s: report %d stored", person, stored.id)
+        log.debug("%s: report %d is a %s report", person, stored.id, command.kind)
         self._on_change(person)
-        return {"report": report_id}
+        return {"report": stored.id}
 
     async def _acknowledge(self, command: Command, now: datetime) -> dict[str, Any]:
         """Mark one alert, or every alert waiting for it up to the command's time, acknowledged.
@@ -221,7 +341,7 @@ class Intake:
             "received_at": now.isoformat(),
         }
         self._publish(topic, body)
-        if error.code != "bad_response_topic":
+        if error.code is not ErrorCode.BAD_RESPONSE_TOPIC:
             self._reply(message, {"ok": False, **body})
 
     def _reply(self, message: Incoming, body: dict[str, Any]) -> None:
@@ -269,6 +389,21 @@ class Intake:
                 "count": count,
             }
             self._publish(topic, body)
+
+
+def _cleared(topic: str, future: asyncio.Future[int]) -> None:
+    if future.cancelled():
+        return
+    code = future.result()
+    if code >= FAILURE:
+        log.warning(
+            "the broker would not let us clear the retained command on %r (0x%02X): it will be "
+            "refused again after each restart; remove it, or allow this user to publish there",
+            topic,
+            code,
+        )
+    else:
+        log.info("cleared a retained command on %r", topic)
 
 
 def _json(body: dict[str, Any]) -> bytes:

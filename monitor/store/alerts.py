@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -34,6 +35,45 @@ class OutboxItem:
     payload: bytes
 
 
+@dataclass(frozen=True, slots=True)
+class QueuedAlert:
+    """An alert ready to be stored with its outbox messages: one per topic, the same bytes."""
+
+    alert: StoredAlert
+    topics: tuple[str, ...]
+    message: bytes
+
+
+def insert_alert(db: sqlite3.Connection, queued: QueuedAlert) -> bool:
+    """Inside a transaction: store an alert and its outbox rows; False if its key was seen.
+
+    An alert held back by the policy (`held_back`) is stored but not queued.
+    """
+    alert = queued.alert
+    cursor = db.execute(
+        "INSERT INTO alert (id, person, key, event_type, severity, created_at, payload, "
+        "held_back) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (person, key) DO NOTHING",
+        (
+            alert.id,
+            alert.person,
+            alert.key,
+            alert.event_type,
+            alert.severity,
+            _ts(alert.created_at),
+            alert.payload,
+            alert.held_back,
+        ),
+    )
+    if cursor.rowcount == 0:
+        return False
+    if alert.held_back is None:
+        db.executemany(
+            "INSERT INTO outbox (alert_id, topic, payload) VALUES (?, ?, ?)",
+            [(alert.id, topic, queued.message) for topic in queued.topics],
+        )
+    return True
+
+
 class AlertTables(Connection):
     """alert and outbox."""
 
@@ -47,29 +87,12 @@ class AlertTables(Connection):
         The message is queued once for `topic` and once for each topic in `also` (same alert
         id); an alert held back by the policy (`alert.held_back`) is stored but not queued.
         """
-        async with self.transaction() as db:
-            cursor = await db.execute(
-                "INSERT INTO alert (id, person, key, event_type, severity, created_at, payload, "
-                "held_back) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (person, key) DO NOTHING",
-                (
-                    alert.id,
-                    alert.person,
-                    alert.key,
-                    alert.event_type,
-                    alert.severity,
-                    _ts(alert.created_at),
-                    alert.payload,
-                    alert.held_back,
-                ),
-            )
-            if cursor.rowcount == 0:
-                return False
-            if alert.held_back is None:
-                await db.executemany(
-                    "INSERT INTO outbox (alert_id, topic, payload) VALUES (?, ?, ?)",
-                    [(alert.id, destination, message) for destination in (topic, *also)],
-                )
-        return True
+        queued = QueuedAlert(alert, (topic, *also), message)
+        return await self.atomic(lambda db: insert_alert(db, queued))
+
+    async def add_alerts(self, alerts: Sequence[QueuedAlert]) -> list[QueuedAlert]:
+        """Store several alerts in one transaction; those whose key was new, in order."""
+        return await self.atomic(lambda db: [q for q in alerts if insert_alert(db, q)])
 
     async def has_alert(self, person: str, key: str) -> bool:
         """Whether an alert with this de-duplication key was ever raised for the person."""

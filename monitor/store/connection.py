@@ -12,15 +12,17 @@ import asyncio
 import contextlib
 import os
 import sqlite3
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, Self, TypeVar
 
 import aiosqlite
 
 from monitor.errors import StoreError
 from monitor.store.schema import MIGRATIONS
+
+T = TypeVar("T")
 
 # Everything committed is checkpointed (safe from a power cut) within this many seconds; with a
 # reading's wait to be committed (milliseconds), each is durable within a second.
@@ -101,6 +103,22 @@ class Connection:
                     raise self._error(exc) from exc
                 raise
 
+    async def atomic(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """Run `work` as one transaction in one trip to the database thread; roll back on error.
+
+        `work` runs on that thread: it must only touch the connection it is given and values it
+        owns. If the caller is cancelled meanwhile, `work` still runs to its end (committed or
+        rolled back), and the next transaction is queued behind it.
+        """
+        async with self._lock:
+            try:
+                # aiosqlite's own way to run a function on its thread (every public method uses it).
+                result: T = await self._db._execute(_in_transaction, self._db._conn, work)  # type: ignore[no-untyped-call]
+            except sqlite3.Error as exc:
+                raise self._error(exc) from exc
+            self._writes += 1
+            return result
+
     async def _rollback(self) -> None:
         # An error here means nothing was open: the transaction never began, or had committed.
         with contextlib.suppress(sqlite3.OperationalError):
@@ -121,8 +139,10 @@ class Connection:
             return
         writes = self._writes
         try:
-            async with self._lock:
-                await self._db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            # Closed at once: a checkpoint statement left open would keep a COMMIT run in the
+            # same trip as its BEGIN (`atomic`) from completing.
+            async with self._lock, self._db.execute("PRAGMA wal_checkpoint(PASSIVE)") as cursor:
+                await cursor.fetchall()
         except sqlite3.Error as exc:
             raise self._error(exc) from exc
         self._durable_writes = writes
@@ -153,6 +173,19 @@ class Connection:
         else:
             hint = "if this persists, check the disk and the file"
         return StoreError(f"the database {self.path} failed: {text} ({hint})")
+
+
+def _in_transaction(db: sqlite3.Connection, work: Callable[[sqlite3.Connection], T]) -> T:
+    """On the database thread: BEGIN, `work`, COMMIT, or ROLLBACK if anything fails."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        result = work(db)
+        db.execute("COMMIT")
+    except BaseException:
+        if db.in_transaction:
+            db.execute("ROLLBACK")
+        raise
+    return result
 
 
 def _ts(moment: datetime) -> str:
