@@ -16,7 +16,7 @@ from pathlib import Path
 from devices.base import LinkFactory
 from monitor.clock import Clock
 from monitor.config import Config
-from monitor.errors import MonitorError, StoreError
+from monitor.errors import DamagedStoreError, MonitorError, StoreError
 from monitor.ingest.activity import Processed
 from monitor.ingest.pipeline import Ingest
 from monitor.mqtt.announcer import BIRTH_DELAY_S, Announcer, announcer_subscriptions
@@ -201,6 +201,11 @@ class App:
             try:
                 await start()
                 log.error("%s ended by itself; starting it again", name)
+            except DamagedStoreError as error:
+                # Starting again would meet the same damage every 10 s for ever, and writing
+                # into a damaged file can lose more: stop the whole service, saying why.
+                log.critical("%s stopped: %s; the service stops", name, error)
+                raise
             except StoreError as error:
                 # Each part keeps its progress in the store, so it can start again safely.
                 log.error("%s stopped: %s; starting it again in %.0f s", name, error, RESTART_S)  # noqa: TRY400

@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import sqlite3
+import stat
+import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,10 +22,16 @@ from typing import Any, Self, TypeVar
 
 import aiosqlite
 
-from monitor.errors import StoreError
+from monitor.errors import DamagedStoreError, StoreError
 from monitor.store.schema import MIGRATIONS
 
 T = TypeVar("T")
+
+log = logging.getLogger(__name__)
+
+# What a damaged database is answered with, at start and when a part meets the damage later
+# (docs/reliability.md quotes it).
+DAMAGED_HINT = "it was left untouched: restore it from a backup or move it aside to start afresh"
 
 # Everything committed is checkpointed (safe from a power cut) within this many seconds; with a
 # reading's wait to be committed (milliseconds), each is durable within a second.
@@ -42,18 +51,41 @@ class Connection:
     @classmethod
     @contextlib.asynccontextmanager
     async def open(cls, path: Path) -> AsyncIterator[Self]:
-        """Open (creating 0600 if absent) and migrate the database; close it on exit."""
-        _create_private(path)
+        """Open (creating 0600 if absent), check and migrate the database; close it on exit.
+
+        An existing file is checked first: a zero-length one, or one that fails SQLite's
+        `quick_check`, is refused (DamagedStoreError) and left untouched.
+        """
+        created = _create_private(path)
+        if not created:
+            _check_existing_file(path)
         try:
             db = await aiosqlite.connect(path, isolation_level=None)
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open the database {path}: {exc}") from exc
         store = cls(path, db)
         try:
+            if not created:
+                await store._quick_check()
             await store._prepare()
             yield store
         finally:
             await db.close()
+
+    async def _quick_check(self) -> None:
+        """SQLite's `PRAGMA quick_check` over the whole file (its cost: docs/reliability.md)."""
+        started = time.monotonic()
+        try:
+            async with self._db.execute("PRAGMA quick_check") as cursor:
+                problems = [str(row[0]) for row in await cursor.fetchall()]
+        except sqlite3.DatabaseError as exc:
+            problems = [str(exc)]
+        if problems != ["ok"]:
+            raise DamagedStoreError(
+                f"{self.path} is not a usable recovery-monitor database (damaged: "
+                f"{'; '.join(problems[:3])}); {DAMAGED_HINT}"
+            )
+        log.debug("database integrity checked in %.2f s", time.monotonic() - started)
 
     async def _prepare(self) -> None:
         try:
@@ -66,9 +98,8 @@ class Connection:
             await self._db.execute("PRAGMA foreign_keys=ON")
             (version,) = await self._one("PRAGMA user_version")
         except sqlite3.DatabaseError as exc:
-            raise StoreError(
-                f"{self.path} is not a usable recovery-monitor database ({exc}); it was left "
-                "untouched: restore it from a backup or move it aside to start afresh"
+            raise DamagedStoreError(
+                f"{self.path} is not a usable recovery-monitor database ({exc}); {DAMAGED_HINT}"
             ) from exc
         if version > len(MIGRATIONS):
             raise StoreError(
@@ -164,6 +195,11 @@ class Connection:
     def _error(self, exc: sqlite3.Error) -> StoreError:
         """A storage failure, said so that a person knows what to do about it."""
         text = str(exc)
+        if "malformed" in text or "not a database" in text or "corrupt" in text:
+            return DamagedStoreError(
+                f"the database {self.path} is damaged: {text}; the service stops rather than "
+                f"write into it: {DAMAGED_HINT}"
+            )
         if "locked" in text or "busy" in text:
             hint = "another program holds the database file; stop it, the service will go on"
         elif "full" in text:
@@ -193,13 +229,43 @@ def _ts(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def _create_private(path: Path) -> None:
-    """Create the database file (and its folder) readable by its owner only, if absent."""
+def _create_private(path: Path) -> bool:
+    """Create the database file (and its folder) readable by its owner only, if absent.
+
+    True if it was created now.
+    """
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     try:
         fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
     except FileExistsError:
-        return
+        return False
     except OSError as exc:
         raise StoreError(f"cannot create the database {path}: {exc.strerror}") from exc
     os.close(fd)
+    return True
+
+
+def _check_existing_file(path: Path) -> None:
+    """Refuse an empty file where history should be; warn if others may read the health data.
+
+    An empty file is what a failed copy or a full disk leaves: opening it would silently start
+    a fresh, empty history (a file the service creates is never left empty: the schema is
+    written at once).
+    """
+    try:
+        info = path.stat()
+    except OSError as exc:
+        raise StoreError(f"cannot read the database {path}: {exc.strerror}") from exc
+    if info.st_size == 0:
+        raise DamagedStoreError(
+            f"{path} is empty (0 bytes) where the history should be; it was left untouched: "
+            "restore it from a backup, or delete it to start a fresh history"
+        )
+    if stat.S_IMODE(info.st_mode) & 0o077:
+        log.warning(
+            "the database %s can be read by other users (mode %o): it holds health data; "
+            "run: chmod 600 %s",
+            path,
+            stat.S_IMODE(info.st_mode),
+            path,
+        )
