@@ -68,7 +68,7 @@ async def test_a_database_others_can_read_draws_a_one_line_warning(
     path = tmp_path / "monitor.db"
     async with Store.open(path):
         pass
-    os.chmod(path, 0o644)  # noqa: PTH101
+    os.chmod(path, 0o644)
     with caplog.at_level(logging.WARNING):
         async with Store.open(path):
             pass
@@ -91,5 +91,5 @@ async def test_a_part_that_meets_damage_stops_the_service_instead_of_looping(
         raise DamagedStoreError("the database is damaged: database disk image is malformed")
 
     with pytest.raises(DamagedStoreError):
-        await app._supervise("ingest", damaged)  # noqa: SLF001
+        await app._supervise("ingest", damaged)
     assert starts == 1
