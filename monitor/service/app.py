@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import stat
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,9 +56,17 @@ def read_password(path: Path | None) -> str | None:
     if path is None:
         return None
     try:
-        return path.read_text(encoding="utf-8").splitlines()[0]
-    except (OSError, UnicodeDecodeError, IndexError) as exc:
+        lines = path.read_text(encoding="utf-8").splitlines()
+        mode = stat.S_IMODE(path.stat().st_mode)
+    except (OSError, UnicodeDecodeError) as exc:
         raise MonitorError(f"cannot read the MQTT password from {path}: {exc}") from exc
+    if not lines or not lines[0]:
+        raise MonitorError(f"the MQTT password file {path} is empty: put the password on line 1")
+    if mode & 0o077:
+        log.warning(
+            "the MQTT password file %s can be read by other users: run chmod 600 %s", path, path
+        )
+    return lines[0]
 
 
 class App:
