@@ -173,6 +173,7 @@ class App:
             components: dict[str, Callable[[], Awaitable[None]]] = {
                 "ingest": ingest.run,
                 "outbox": outbox.run,
+                "outbox watchdog": outbox.watch,
                 "intake": intake.run,
                 "announcer": announcer.run,
                 "diagnostics": diagnostics.run,
