@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from devices.base import LinkFactory
-from monitor.clock import Clock
+from monitor.clock import Clock, SimulatedClock, SystemClock
 from monitor.config import Config
 from monitor.errors import DamagedStoreError, MonitorError, StoreError
 from monitor.ingest.activity import Processed
@@ -165,6 +165,9 @@ class App:
                 ingest=ingest,
                 clock=clock,
                 on_change=state.touch,
+                monotonic=clock.monotonic
+                if isinstance(clock, SystemClock | SimulatedClock)
+                else None,
             )
             self.store, self.ingest, self.state = store, ingest, state
             self.outbox, self.intake, self.mqtt = outbox, intake, mqtt
