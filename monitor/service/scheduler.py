@@ -41,7 +41,7 @@ from monitor.recovery.rules import (
 from monitor.recovery.tracking import daily_scores
 from monitor.recovery.trends import function_declining, no_improvement
 from monitor.service.alerter import Alerter
-from monitor.service.clock_watch import ClockStep, ClockWatch
+from monitor.service.clock_watch import STEP_THRESHOLD_S, ClockStep, ClockWatch
 from monitor.service.progress import DayPlan, Progress
 from monitor.store.database import Store
 from monitor.store.days import DayResult
@@ -209,9 +209,9 @@ class Scheduler:
                 if again is None:
                     break
                 total += again.seconds
-            if abs(total) < CONFIRM_STEP_S / 4:
-                log.warning("the clock came back: nothing was judged on the step")
-                return
+                if abs(total) < STEP_THRESHOLD_S:
+                    log.warning("the clock came back: nothing was judged on the step")
+                    return
             log.warning("the clock's new time held: the timetable goes on from it")
             if total < 0:
                 await self._withdraw_future()
