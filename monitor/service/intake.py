@@ -62,6 +62,12 @@ SUMMARY_INTERVAL_S = 1.0
 MAX_SUMMARY_TOPICS = 100
 
 
+# Commands taken from the queue at once, at most: reports among them (other than symptoms) are
+# stored in one transaction, so that a flood costs one database trip per batch, not per command.
+# The broker sends at most RECEIVE_MAXIMUM (100) unacknowledged ones at a time anyway.
+BATCH_MAX = 100
+# Reports stored in a batch: neither acts on alerts nor raises one (monitor/service/reactions).
+BATCHED_KINDS = frozenset({"pain", "function", "session", "exercise", "note"})
 # Retained commands already refused in this run, remembered at most (so each is answered once).
 MAX_RETAINED_SEEN = 1000
 
@@ -72,6 +78,10 @@ class CommandStore(Protocol):
     async def store_report(
         self, report: NewReport, react: Reaction | None = None
     ) -> ReportStored: ...
+
+    async def store_reports(
+        self, reports: Sequence[tuple[NewReport, Reaction | None]]
+    ) -> list[ReportStored]: ...
 
     async def reports(
         self, person: str, kinds: Iterable[str], since: datetime, until: datetime
@@ -189,7 +199,10 @@ class Intake:
                 except TimeoutError:
                     self._send_summaries()
                     continue
-            await self.handle(message)
+            batch = [message]
+            while len(batch) < BATCH_MAX and not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+            await self.handle_batch(batch)
             if self._summary_due is not None and self._monotonic() >= self._summary_due:
                 self._send_summaries()
 
@@ -211,29 +224,41 @@ class Intake:
             )
 
     async def handle(self, message: Incoming) -> None:
-        """Validate, store and act on one command, then acknowledge and answer it.
+        """Validate, store and act on one command, then acknowledge and answer it."""
+        await self.handle_batch([message])
 
-        Whatever happens, the message is acknowledged to the broker and answered.
+    async def handle_batch(self, messages: Sequence[Incoming]) -> None:
+        """Handle commands in their order, then acknowledge each, in that order.
+
+        Plain reports next to each other are stored in one transaction; a symptom report or an
+        acknowledgement is handled on its own, after what came before it. Whatever happens,
+        each message is acknowledged to the broker and answered.
         """
+        pending: list[tuple[Incoming, Command, datetime]] = []
         try:
-            await self._handle(message)
-        except Exception as exc:
-            # A bug must not make one message stop intake, nor leave it unacknowledged (the
-            # broker would deliver it again at every reconnect).
-            log.exception("a command on %r could not be handled", message.topic)
-            self.rejected += 1
-            detail = f"the service failed to handle it ({type(exc).__name__}); nothing was done"
-            self._refuse(message, CommandError("internal_error", detail), self._clock.now())
+            for message in messages:
+                now = self._clock.now()
+                command = self._parsed(message, now)
+                if command is None:
+                    continue
+                if command.kind in BATCHED_KINDS:
+                    pending.append((message, command, now))
+                    continue
+                await self._flush(pending)
+                pending.clear()
+                await self._one(message, command, now)
+            await self._flush(pending)
         finally:
-            self._mqtt.ack(message)
+            for message in messages:
+                self._mqtt.ack(message)
 
-    async def _handle(self, message: Incoming) -> None:
-        now = self._clock.now()
+    def _parsed(self, message: Incoming, now: datetime) -> Command | None:
+        """The command a message holds; None once it has been refused."""
         if message.retained:
             self._retained(message, now)
-            return
+            return None
         try:
-            command = parse_command(
+            return parse_command(
                 message.topic,
                 message.payload,
                 base=self._base,
@@ -241,19 +266,71 @@ class Intake:
                 now=now,
                 response_topic=message.response_topic,
             )
+        except CommandError as error:
+            self.rejected += 1
+            self._refuse(message, error, now)
+        except Exception as exc:  # noqa: BLE001 - logged with its traceback by _failed
+            self._failed(message, exc, now)
+        return None
+
+    async def _one(self, message: Incoming, command: Command, now: datetime) -> None:
+        try:
             answer = await self._apply(command, message, now)
         except CommandError as error:
             self.rejected += 1
             self._refuse(message, error, now)
         except StoreError as error:
-            # Nothing was stored (or it was rolled back): say so, so that the phone can retry.
-            log.error("a command on %r could not be stored: %s", message.topic, error)  # noqa: TRY400
-            self.rejected += 1
-            detail = "the service cannot store it right now; send it again later"
-            self._refuse(message, CommandError("storage_unavailable", detail), now)
+            self._unstored(message, error, now)
+        except Exception as exc:  # noqa: BLE001 - logged with its traceback by _failed
+            self._failed(message, exc, now)
         else:
             self.accepted += 1
             self._reply(message, {"ok": True, "topic": message.topic, **answer})
+
+    async def _flush(self, pending: Sequence[tuple[Incoming, Command, datetime]]) -> None:
+        """Store reports that need no reaction, all in one transaction, and answer each."""
+        if not pending:
+            return
+        reports = [(self._new_report(c, m, now), None) for m, c, now in pending]
+        try:
+            stored = await self._store.store_reports(reports)
+        except StoreError as error:
+            for message, _, now in pending:
+                self._unstored(message, error, now)
+            return
+        except Exception as exc:  # noqa: BLE001 - logged with its traceback by _failed
+            for message, _, now in pending:
+                self._failed(message, exc, now)
+            return
+        changed: set[str] = set()
+        for (message, command, _), result in zip(pending, stored, strict=True):
+            self.accepted += 1
+            if result.duplicate:
+                log.info("%s: a report arrived twice; the second is ignored", command.person)
+                answer: dict[str, Any] = {"duplicate": True}
+            else:
+                log.info("%s: report %d stored", command.person, result.id)
+                log.debug("%s: report %d is a %s report", command.person, result.id, command.kind)
+                answer = {"report": result.id}
+                changed.add(command.person)
+            self._reply(message, {"ok": True, "topic": message.topic, **answer})
+        for person in sorted(changed):
+            self._on_change(person)
+
+    def _unstored(self, message: Incoming, error: StoreError, now: datetime) -> None:
+        # Nothing was stored (the transaction rolled back): say so, so that the phone retries.
+        log.error("a command on %r could not be stored: %s", message.topic, error)
+        self.rejected += 1
+        detail = "the service cannot store it right now; send it again later"
+        self._refuse(message, CommandError("storage_unavailable", detail), now)
+
+    def _failed(self, message: Incoming, exc: Exception, now: datetime) -> None:
+        # A bug must not make one message stop intake, nor leave it unacknowledged (the broker
+        # would deliver it again at every reconnect).
+        log.error("a command on %r could not be handled", message.topic, exc_info=exc)
+        self.rejected += 1
+        detail = f"the service failed to handle it ({type(exc).__name__}); nothing was done"
+        self._refuse(message, CommandError("internal_error", detail), now)
 
     def _retained(self, message: Incoming, now: datetime) -> None:
         """Refuse a replayed retained command (once per run) and ask the broker to forget it."""
@@ -281,12 +358,7 @@ class Intake:
         person = command.person
         if command.kind == "ack":
             return await self._acknowledge(command, now)
-        if command.request_id is not None:
-            dedup, since = f"id:{command.request_id}", None
-        else:
-            digest = hashlib.sha256(message.topic.encode() + b"\0" + message.payload).hexdigest()
-            dedup, since = f"sha256:{digest}", now - DUPLICATE_WINDOW
-        report = NewReport(person, command.kind, command.at, now, command.fields, dedup, since)
+        report = self._new_report(command, message, now)
         planned = None
         if command.kind == "symptom":
             # The domain's reaction, worked out now and stored with the report
@@ -306,6 +378,16 @@ class Intake:
         log.debug("%s: report %d is a %s report", person, stored.id, command.kind)
         self._on_change(person)
         return {"report": stored.id}
+
+    def _new_report(self, command: Command, message: Incoming, now: datetime) -> NewReport:
+        if command.request_id is not None:
+            dedup, since = f"id:{command.request_id}", None
+        else:
+            digest = hashlib.sha256(message.topic.encode() + b"\0" + message.payload).hexdigest()
+            dedup, since = f"sha256:{digest}", now - DUPLICATE_WINDOW
+        return NewReport(
+            command.person, command.kind, command.at, now, command.fields, dedup, since
+        )
 
     async def _acknowledge(self, command: Command, now: datetime) -> dict[str, Any]:
         """Mark one alert, or every alert waiting for it up to the command's time, acknowledged.

@@ -87,6 +87,13 @@ class ReportTables(Connection):
         """
         return await self.atomic(lambda db: _store_report(db, report, react))
 
+    async def store_reports(
+        self, reports: Sequence[tuple[NewReport, Reaction | None]]
+    ) -> list[ReportStored]:
+        """Store several reports (each with its reaction's alerts) in one transaction, one trip,
+        in order: all or none."""
+        return await self.atomic(lambda db: [_store_report(db, r, react) for r, react in reports])
+
     async def add_report(
         self,
         person: str,
