@@ -7,7 +7,8 @@ times its answer. Afterwards every command the broker confirmed (PUBACK) to the 
 accounted for: stored (its id is in the database) or refused (an answer on the error topic, or
 counted in a `rate_limited` summary). Also the service's peak memory (VmHWM). JSON.
 
-`python -m bench.command_flood [SECONDS]` (default 30).
+`python -m bench.command_flood [SECONDS] [QUEUE]` (default 30 s; QUEUE sets Mosquitto's
+`max_queued_messages`, default its own 1000: beyond it the broker drops what it confirmed).
 """
 
 from __future__ import annotations
@@ -24,12 +25,12 @@ from typing import Any
 from bench.harness import (
     client,
     percentile,
-    private_broker,
     start_service,
     stop_service,
     write_config,
 )
 from monitor.mqtt.client import FAILURE, Incoming, MqttError
+from simulators.broker import PrivateBroker
 
 SECONDS = 30.0
 PHONE_EVERY_S = 0.1
@@ -43,9 +44,10 @@ def _peak_rss_mb(pid: int) -> float:
     return float("nan")
 
 
-async def measure(folder: Path, seconds: float) -> dict[str, Any]:
+async def measure(folder: Path, seconds: float, queue: int | None = None) -> dict[str, Any]:
     """Run the flood; the figures."""
-    async with private_broker(folder, persistence=False) as broker:
+    extra = f"max_queued_messages {queue}\n" if queue else ""
+    async with PrivateBroker(folder / "broker", persistence=False, extra_config=extra) as broker:
         config_file = write_config(folder, broker.port)
         answers: dict[bytes, float] = {}
         refusals: list[dict[str, Any]] = []
@@ -139,6 +141,7 @@ async def measure(folder: Path, seconds: float) -> dict[str, Any]:
     return {
         "benchmark": "command_flood",
         "seconds": seconds,
+        "broker_max_queued_messages": queue or 1000,
         "flood_published": len(results),
         "flood_confirmed_by_broker": len(accepted_by_broker),
         "flood_valid_confirmed": valid_confirmed,
@@ -172,11 +175,16 @@ async def _until_answered(phone: Any, answers: dict[bytes, float], answered: asy
     raise RuntimeError("the service never answered")
 
 
-async def main(seconds: float) -> None:
+async def main(seconds: float, queue: int | None) -> None:
     """Print the figures."""
     with tempfile.TemporaryDirectory(prefix="rm-flood-") as folder:
-        print(json.dumps(await measure(Path(folder), seconds)))
+        print(json.dumps(await measure(Path(folder), seconds, queue)))
 
 
 if __name__ == "__main__":
-    asyncio.run(main(float(sys.argv[1]) if len(sys.argv) > 1 else SECONDS))
+    asyncio.run(
+        main(
+            float(sys.argv[1]) if len(sys.argv) > 1 else SECONDS,
+            int(sys.argv[2]) if len(sys.argv) > 2 else None,
+        )
+    )

@@ -14,7 +14,7 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 from monitor.errors import ParseError
 from monitor.recovery.symptoms import SymptomKind
@@ -81,15 +81,117 @@ class CommandError(ParseError):
         self.detail = detail
 
 
-@dataclass(frozen=True, slots=True)
-class Command:
-    """A valid command: who it is about, what kind, when it happened, and its fields."""
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Sent:
+    """What every command has: who it is about, when it happened, the sender's request id."""
 
     person: str
-    kind: str  # one of REPORT_KINDS, or "ack"
     at: datetime
-    fields: dict[str, Any]
     request_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ScoreReport(_Sent):
+    """A pain or function score, 0-10."""
+
+    kind: Literal["pain", "function"]
+    score: float
+
+    @property
+    def fields(self) -> dict[str, Any]:
+        """The report as stored."""
+        return {"score": self.score}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SymptomReported(_Sent):
+    """A warning symptom or red flag, with an optional note."""
+
+    symptom: SymptomKind
+    note: str | None = None
+    kind: Literal["symptom"] = "symptom"
+
+    @property
+    def fields(self) -> dict[str, Any]:
+        """The report as stored."""
+        stored: dict[str, Any] = {"symptom": self.symptom.value}
+        if self.note is not None:
+            stored["note"] = self.note
+        return stored
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SessionReport(_Sent):
+    """A massage session: manual or with the device, how many minutes."""
+
+    session: str  # one of SESSION_KINDS
+    minutes: int
+    kind: Literal["session"] = "session"
+
+    @property
+    def fields(self) -> dict[str, Any]:
+        """The report as stored."""
+        return {"kind": self.session, "minutes": self.minutes}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ExerciseReport(_Sent):
+    """An exercise done, with what of minutes, sets and repetitions was given."""
+
+    exercise: str  # one of EXERCISE_KINDS
+    minutes: int | None = None
+    sets: int | None = None
+    reps: int | None = None
+    kind: Literal["exercise"] = "exercise"
+
+    @property
+    def fields(self) -> dict[str, Any]:
+        """The report as stored."""
+        given = {"minutes": self.minutes, "sets": self.sets, "reps": self.reps}
+        return {"kind": self.exercise, **{k: v for k, v in given.items() if v is not None}}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NoteReport(_Sent):
+    """A free-text note."""
+
+    note: str
+    kind: Literal["note"] = "note"
+
+    @property
+    def fields(self) -> dict[str, Any]:
+        """The report as stored."""
+        return {"note": self.note}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AckAlert(_Sent):
+    """One alert acknowledged, by its id."""
+
+    alert_id: str
+    kind: Literal["ack"] = "ack"
+
+    @property
+    def fields(self) -> dict[str, Any]:
+        """The command's fields."""
+        return {"alert": self.alert_id}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AckAll(_Sent):
+    """Every alert waiting for it, up to the command's time, acknowledged."""
+
+    kind: Literal["ack"] = "ack"
+
+    @property
+    def fields(self) -> dict[str, Any]:
+        """The command's fields."""
+        return {"all": True}
+
+
+# A valid command: made only by `parse_command`, matched with `match`.
+Report = ScoreReport | SymptomReported | SessionReport | ExerciseReport | NoteReport
+Command = Report | AckAlert | AckAll
 
 
 def command_subscriptions(base: str) -> list[str]:
@@ -188,7 +290,51 @@ def _parse(
     unknown = sorted(set(body) - set(fields) - {"id", "at"})
     if unknown:
         raise CommandError("unknown_field", f"unknown field(s): {', '.join(unknown)}")
-    return Command(person=person, kind=kind, at=at, fields=fields, request_id=request_id)
+    return _typed(kind, fields, person=person, at=at, request_id=request_id)
+
+
+def _typed(
+    kind: str, fields: dict[str, Any], *, person: str, at: datetime, request_id: str | None
+) -> Command:
+    """The typed command for a kind's validated fields."""
+    match kind:
+        case "pain" | "function":
+            return ScoreReport(
+                kind=kind, score=fields["score"], person=person, at=at, request_id=request_id
+            )
+        case "symptom":
+            symptom = SymptomKind(fields["symptom"])
+            return SymptomReported(
+                symptom=symptom,
+                note=fields.get("note"),
+                person=person,
+                at=at,
+                request_id=request_id,
+            )
+        case "session":
+            return SessionReport(
+                session=fields["kind"],
+                minutes=fields["minutes"],
+                person=person,
+                at=at,
+                request_id=request_id,
+            )
+        case "exercise":
+            return ExerciseReport(
+                exercise=fields["kind"],
+                minutes=fields.get("minutes"),
+                sets=fields.get("sets"),
+                reps=fields.get("reps"),
+                person=person,
+                at=at,
+                request_id=request_id,
+            )
+        case "note":
+            return NoteReport(note=fields["note"], person=person, at=at, request_id=request_id)
+        case _ if fields.get("all"):
+            return AckAll(person=person, at=at, request_id=request_id)
+        case _:
+            return AckAlert(alert_id=fields["alert"], person=person, at=at, request_id=request_id)
 
 
 def _kind_of(topic: str, base: str) -> str:

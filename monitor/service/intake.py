@@ -32,9 +32,16 @@ from monitor.config import Config
 from monitor.errors import StoreError
 from monitor.mqtt.client import FAILURE, Incoming, MqttError
 from monitor.mqtt.commands import (
+    AckAlert,
+    AckAll,
     Command,
     CommandError,
     ErrorCode,
+    ExerciseReport,
+    NoteReport,
+    ScoreReport,
+    SessionReport,
+    SymptomReported,
     error_topic,
     parse_command,
     person_of,
@@ -66,8 +73,6 @@ MAX_SUMMARY_TOPICS = 100
 # stored in one transaction, so that a flood costs one database trip per batch, not per command.
 # The broker sends at most RECEIVE_MAXIMUM (100) unacknowledged ones at a time anyway.
 BATCH_MAX = 100
-# Reports stored in a batch: neither acts on alerts nor raises one (monitor/service/reactions).
-BATCHED_KINDS = frozenset({"pain", "function", "session", "exercise", "note"})
 # Retained commands already refused in this run, remembered at most (so each is answered once).
 MAX_RETAINED_SEEN = 1000
 
@@ -241,9 +246,11 @@ class Intake:
                 command = self._parsed(message, now)
                 if command is None:
                     continue
-                if command.kind in BATCHED_KINDS:
-                    pending.append((message, command, now))
-                    continue
+                match command:
+                    case ScoreReport() | SessionReport() | ExerciseReport() | NoteReport():
+                        # Reports that raise no alert at once: stored with their neighbours.
+                        pending.append((message, command, now))
+                        continue
                 await self._flush(pending)
                 pending.clear()
                 await self._one(message, command, now)
@@ -356,15 +363,15 @@ class Intake:
     async def _apply(self, command: Command, message: Incoming, now: datetime) -> dict[str, Any]:
         """Store a report and its alerts in one transaction (one or two database trips)."""
         person = command.person
-        if command.kind == "ack":
-            return await self._acknowledge(command, now)
-        report = self._new_report(command, message, now)
         planned = None
-        if command.kind == "symptom":
-            # The domain's reaction, worked out now and stored with the report
-            # (monitor/service/reactions.py).
-            symptom = SymptomKind(command.fields["symptom"])
-            planned = await self._reactions.plan(person, symptom, command.at, now)
+        match command:
+            case AckAlert() | AckAll():
+                return await self._acknowledge(command, now)
+            case SymptomReported(symptom=symptom):
+                # The domain's reaction, worked out now and stored with the report
+                # (monitor/service/reactions.py).
+                planned = await self._reactions.plan(person, symptom, command.at, now)
+        report = self._new_report(command, message, now)
         stored = await self._store.store_report(report, planned.react if planned else None)
         if planned is not None:
             planned.settle(stored)
@@ -389,19 +396,19 @@ class Intake:
             command.person, command.kind, command.at, now, command.fields, dedup, since
         )
 
-    async def _acknowledge(self, command: Command, now: datetime) -> dict[str, Any]:
+    async def _acknowledge(self, command: AckAlert | AckAll, now: datetime) -> dict[str, Any]:
         """Mark one alert, or every alert waiting for it up to the command's time, acknowledged.
 
         Both are idempotent: a second delivery acknowledges nothing new.
         """
         person = command.person
-        if command.fields.get("all"):
-            acked = await self._store.ack_waiting(person, until=command.at, at=now)
-        else:
-            alert_id = command.fields["alert"]
-            if not await self._store.ack_alert(person, alert_id, now):
-                raise CommandError("unknown_alert", f"no alert {alert_id} for {person}")
-            acked = [alert_id]
+        match command:
+            case AckAll():
+                acked = await self._store.ack_waiting(person, until=command.at, at=now)
+            case AckAlert(alert_id=alert_id):
+                if not await self._store.ack_alert(person, alert_id, now):
+                    raise CommandError("unknown_alert", f"no alert {alert_id} for {person}")
+                acked = [alert_id]
         log.info("%s: %d alert(s) acknowledged", person, len(acked))
         if acked:
             self._on_change(person)
