@@ -37,7 +37,8 @@ from bleak_retry_connector import (
 from devices.base import ReadingSink
 from devices.clock import Clock
 from devices.errors import MonitorError
-from devices.profiles.gatt import Channel, GattParseError, Profile, Session, Write
+from devices.profiles.current_time import next_zone_change
+from devices.profiles.gatt import Channel, Exchange, GattParseError, Profile, Session, Write
 from devices.profiles.registry import get_profile
 from devices.readings import LinkState, Reading, ReadingValue
 from devices.scanner import no_adapter_reason
@@ -89,19 +90,47 @@ class LinkSettings:
     stream_silence_s: float = 30.0
     # Real seconds one GATT request (or a watchdog read) may take before the wearable is lost.
     gatt_timeout_s: float = 10.0
-    # Watches drift and zones change (DST): rewrite the clock this often while connected.
+    # Watches drift: rewrite the clock this often while connected (and at each zone change).
     clock_resync_s: float = 6 * 3600.0
     # Real seconds a disconnect may take before the link gives up waiting for it.
     disconnect_timeout_s: float = 5.0
+    # After a failure that is not the radio's (a wrong profile, a firmware that answers what
+    # the profile does not expect, a bug): retried this seldom, in case a firmware update or a
+    # restart with a fixed config came in between.
+    problem_retry_s: float = 3600.0
+
+
+def is_transient(error: BaseException | None) -> bool:
+    """Whether a failed attempt is the radio's (out of range, busy, timed out): retry soon.
+
+    Anything else (an incompatible wearable, bytes the profile cannot build or read, a bug)
+    fails the same way on the next attempt.
+    """
+    if error is None:
+        return True
+    if isinstance(error, IncompatibleWearableError | GattParseError):
+        return False
+    return isinstance(error, BleakError | TimeoutError | OSError | WearableLostError)
+
+
+def problem_advice(error: BaseException) -> str:
+    """What to do about a failure that is not the radio's, for the log and the device state."""
+    if isinstance(error, IncompatibleWearableError):
+        return f"{error} (check the device's profile in the config, or update its firmware)"
+    return (
+        f"setting the wearable up failed: {_describe(error)}; this is not a radio problem: "
+        "check the device's profile and the configured time zone, and report it with this "
+        "message, the wearable's model and firmware"
+    )
 
 
 def backoff_delay(attempt: int, error: BaseException | None, settings: LinkSettings) -> float:
     """Clock seconds to wait before attempt `attempt + 1`, after `attempt` failures (0: none)."""
     if attempt <= 0:
         return 0.0
-    if isinstance(error, IncompatibleWearableError):
-        # Only a firmware update or a config change helps; do not hammer the wearable.
-        return settings.backoff_max_s
+    if not is_transient(error):
+        # Only a firmware update, a config change or a fix helps; do not hammer the wearable.
+        return settings.problem_retry_s
     exponent = attempt - 1
     if isinstance(error, BleakOutOfConnectionSlotsError):
         # The adapter or proxy is full: wait as if several attempts had already failed.
@@ -122,6 +151,8 @@ class _Connection:
     # so that a watchdog read can tell whether notifications have silently stopped.
     last_bytes: dict[str, bytes] = field(default_factory=dict)
     notified: dict[str, int] = field(default_factory=dict)
+    # Answers awaited by a handshake, per characteristic: the next value notified.
+    answers: dict[str, asyncio.Future[bytes]] = field(default_factory=dict)
 
     def lose(self, reason: str) -> None:
         if not self.lost.is_set():
@@ -198,8 +229,18 @@ class BleLink:
                     failures, error = failures + 1, exc
                     reason = _describe(exc)
                     level = logging.DEBUG if reason == said else logging.WARNING
-                    _LOGGER.log(level, "%s: %s; trying again with backoff", self.device_id, reason)
                     said = reason
+                    if is_transient(exc):
+                        _LOGGER.log(
+                            level, "%s: %s; trying again with backoff", self.device_id, reason
+                        )
+                        continue
+                    advice = problem_advice(exc)
+                    hours = self._settings.problem_retry_s / 3600.0
+                    _LOGGER.log(
+                        level, "%s: %s; trying again in %.1f h", self.device_id, advice, hours
+                    )
+                    self._emit(LinkState(False, reason, problem=advice))
                     continue
                 failures, error, said = (0, None, "") if stable else (failures + 1, None, said)
         finally:
@@ -246,6 +287,9 @@ class BleLink:
         except DeviceError as exc:
             connection.lose(_describe(exc))
             failure = exc
+        except Exception as exc:  # not the radio's: said by run(), with what to do
+            connection.lose(_describe(exc))
+            raise
         finally:
             await self._end(connection)
         if isinstance(failure, IncompatibleWearableError):
@@ -292,6 +336,12 @@ class BleLink:
                 )
                 connection.streaming |= channel.streaming
         await self._write(client, self._session.start(self._clock.now()))
+        if self._session.handshake is not None:
+            exchanges = {
+                channel.uuid: self._exchanger(connection, characteristic)
+                for channel, characteristic in channels
+            }
+            await self._session.handshake(exchanges, self._clock.now())
         for channel, characteristic in channels:
             if channel.read_on_connect and "read" in characteristic.properties:
                 await self._read_channel(connection, channel, characteristic)
@@ -343,9 +393,12 @@ class BleLink:
             current = None
             if write.read_first:
                 current = bytes(await self._gatt(client.read_gatt_char(characteristic)))
-            await self._gatt(
-                client.write_gatt_char(characteristic, write.build(current), response=True)
-            )
+            value = write.build(current)
+            if write.read_first and value == current:
+                # Already as wanted: some firmware keeps each write in flash (Thingy:52).
+                _LOGGER.debug("%s: %s already set; not written", self.device_id, write.uuid)
+                continue
+            await self._gatt(client.write_gatt_char(characteristic, value, response=True))
 
     async def _read_channel(
         self, connection: _Connection, channel: Channel, characteristic: BleakGATTCharacteristic
@@ -358,6 +411,24 @@ class BleLink:
             self._deliver(channel, data)
         return data
 
+    def _exchanger(
+        self, connection: _Connection, characteristic: BleakGATTCharacteristic
+    ) -> Exchange:
+        """Write a command to `characteristic` and await the value it indicates next."""
+        uuid = characteristic.uuid.lower()
+
+        async def exchange(command: bytes) -> bytes:
+            answer: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+            connection.answers[uuid] = answer
+            try:
+                async with asyncio.timeout(self._settings.gatt_timeout_s):
+                    await connection.client.write_gatt_char(characteristic, command, response=True)
+                    return await answer
+            finally:
+                connection.answers.pop(uuid, None)
+
+        return exchange
+
     def _notification_handler(
         self, connection: _Connection, channel: Channel
     ) -> Callable[[BleakGATTCharacteristic, bytearray], None]:
@@ -365,6 +436,9 @@ class BleLink:
             connection.last_heard = self._clock.now()
             connection.notified[channel.uuid] = connection.notified.get(channel.uuid, 0) + 1
             connection.last_bytes[channel.uuid] = bytes(data)
+            answer = connection.answers.pop(channel.uuid, None)
+            if answer is not None and not answer.done():
+                answer.set_result(bytes(data))
             self._deliver(channel, bytes(data))
 
         return on_notification
@@ -421,9 +495,12 @@ class BleLink:
                 raise WearableLostError("its value changed without a notification")
 
     async def _resync_clock(self, connection: _Connection) -> None:
-        """Rewrite the wearable's clock now and then (drift, DST)."""
+        """Rewrite the wearable's clock now and then (drift), and at each change of the zone."""
+        period = timedelta(seconds=self._settings.clock_resync_s)
         while not connection.lost.is_set():
-            await self._clock.sleep(self._settings.clock_resync_s)
+            now = self._clock.now()
+            change = next_zone_change(now, self._zone, period)
+            await self._clock.sleep_until(change or now + period)
             try:
                 await self._write_setup(connection.client)
             except (BleakError, TimeoutError, DeviceError) as exc:

@@ -61,10 +61,15 @@ class RunningCadence:
 
 @dataclass(frozen=True, slots=True)
 class LinkState:
-    """The link to a wearable came up or went down."""
+    """The link to a wearable came up or went down; `problem` says what to do about it.
+
+    A problem is set when setting the wearable up failed for something other than the radio
+    (retrying soon would not help); it lasts until readings flow again.
+    """
 
     connected: bool
     reason: str = ""
+    problem: str | None = None
 
 
 ReadingValue = StepCount | Motion | Battery | HeartRate | RunningCadence | LinkState

@@ -6,7 +6,9 @@ all problems in a file are reported at once, not only the first.
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
+import platform
 import tomllib
 from dataclasses import dataclass, field
 from datetime import date, time, timedelta
@@ -135,6 +137,18 @@ class Config:
             if person.id == person_id:
                 return person
         raise KeyError(person_id)
+
+
+def default_client_id(base_topic: str, database: Path) -> str:
+    """The MQTT client id of an install that sets none: `recovery-monitor-` and 10 hex digits
+    of SHA-256 over this machine's name, the database path and the base topic.
+
+    Stable across restarts (the broker keeps our session under it), and different for two
+    installs sharing a broker: one client id for both would have each take over the other's
+    session on every connect.
+    """
+    install = f"{platform.node()}\0{database}\0{base_topic}"
+    return f"recovery-monitor-{hashlib.sha256(install.encode()).hexdigest()[:10]}"
 
 
 def is_loopback(host: str) -> bool:

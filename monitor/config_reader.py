@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import date, time
 from pathlib import Path
 from typing import Any, TypeVar
@@ -23,6 +24,7 @@ from monitor.config import (
     ServiceConfig,
     WakingWindow,
     WalkingPlan,
+    default_client_id,
     plaintext_credentials_problem,
 )
 from monitor.errors import ConfigProblem
@@ -155,6 +157,9 @@ class ConfigReader:
         persons = self.persons(raw.get("person", []))
         if service is None or mqtt is None:
             return None
+        given = raw.get("mqtt")
+        if not (isinstance(given, dict) and "client_id" in given):
+            mqtt = replace(mqtt, client_id=default_client_id(mqtt.base_topic, service.database))
         return Config(service=service, mqtt=mqtt, persons=persons)
 
     def service(self, raw: dict[str, Any]) -> ServiceConfig | None:
@@ -195,6 +200,7 @@ class ConfigReader:
         prefix = self.get(raw, "discovery_prefix", str, "homeassistant")
         if prefix and not _TOPIC_SEGMENT.match(prefix):
             self.problem("discovery_prefix", 'must be a topic without wildcards, or "" for none')
+        # Unset: a default of this install's own, filled in by `config` (it needs the database).
         client_id = self.get(raw, "client_id", str, "recovery-monitor")
         keepalive = self.int_in(raw, "keepalive", 30, 5, 3600)
         username = self.get(raw, "username", str, None)

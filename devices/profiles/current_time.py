@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
 
 from devices.profiles.gatt import GattParseError, require_length, sig_uuid
 
@@ -48,11 +48,50 @@ class LocalTimeInfo:
 
 
 def local_time_info(moment: datetime, zone: tzinfo) -> LocalTimeInfo:
-    """The zone's standard and DST offsets in force at `moment`."""
+    """The zone's standard and DST offsets in force at `moment`, as the characteristic carries them.
+
+    Whatever the zone, the sum is its UTC offset then, so the watch's local time is right:
+    tzdata's negative DST (Europe/Dublin's winter, Africa/Casablanca in Ramadan) and DST amounts
+    without a GSS code are written as standard time with no DST; an offset that is not whole
+    quarter-hours (local mean time, before about 1970) as the nearest quarter-hour.
+    """
     local = moment.astimezone(zone)
     offset = local.utcoffset() or timedelta(0)
     dst = local.dst() or timedelta(0)
-    return LocalTimeInfo(standard=offset - dst, dst=dst)
+    info = LocalTimeInfo(standard=offset - dst, dst=dst)
+    if _encodable(info):
+        return info
+    quarters = max(-48, min(56, round(offset / _QUARTER_HOUR)))
+    return LocalTimeInfo(standard=quarters * _QUARTER_HOUR, dst=timedelta(0))
+
+
+def _encodable(info: LocalTimeInfo) -> bool:
+    quarters, rest = divmod(info.standard, _QUARTER_HOUR)
+    return not rest and -48 <= quarters <= 56 and info.dst in _DST_CODES
+
+
+def next_zone_change(moment: datetime, zone: tzinfo, within: timedelta) -> datetime | None:
+    """The first whole second after `moment`, up to `within` later, whose zone info differs.
+
+    A DST change or a new standard offset: the watch's zone must be rewritten then. Looks
+    hour by hour, then halves the hour (zones change at most twice a day, never twice an hour).
+    """
+    before = local_time_info(moment, zone)
+    end = moment + within
+    low = moment
+    while low < end:
+        high = min(low + timedelta(hours=1), end)
+        if local_time_info(high, zone) != before:
+            while high - low > timedelta(seconds=1):
+                middle = low + (high - low) / 2
+                if local_time_info(middle, zone) == before:
+                    low = middle
+                else:
+                    high = middle
+            whole = high.replace(microsecond=0)
+            return whole if whole == high else whole + timedelta(seconds=1)
+        low = high
+    return None
 
 
 def build_local_time_information(info: LocalTimeInfo) -> bytes:
@@ -78,10 +117,14 @@ def parse_local_time_information(data: bytes) -> LocalTimeInfo:
 
 
 def build_current_time(
-    moment: datetime, zone: tzinfo, adjust_reason: int = ADJUST_EXTERNAL
+    moment: datetime, zone: tzinfo | LocalTimeInfo, adjust_reason: int = ADJUST_EXTERNAL
 ) -> bytes:
-    """Current Time: the local date and time of `moment` in `zone`, with weekday and 1/256 s."""
-    local = moment.astimezone(zone)
+    """Current Time: the local date and time of `moment` in `zone`, with weekday and 1/256 s.
+
+    Given as Local Time Information, the zone is the offset written beside it, so the two agree.
+    """
+    fixed = timezone(zone.utc_offset) if isinstance(zone, LocalTimeInfo) else zone
+    local = moment.astimezone(fixed)
     fractions = local.microsecond * 256 // 1_000_000
     return _CURRENT_TIME.pack(
         local.year,

@@ -6,12 +6,12 @@ A profile says which characteristics a wearable offers and what their bytes mean
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from typing import Protocol
 
-from devices.errors import ParseError
+from devices.errors import MonitorError, ParseError
 from devices.readings import ReadingValue
 from devices.settings import DeviceConfig
 
@@ -20,6 +20,13 @@ _SIG_BASE = "0000{:04x}-0000-1000-8000-00805f9b34fb"
 
 class GattParseError(ParseError):
     """Bytes from a wearable that do not fit the characteristic's format."""
+
+
+class ProtocolRefusalError(MonitorError):
+    """The wearable refused a command the profile sent (the message says what to check).
+
+    Not a radio failure: sending the same command again soon would be refused again.
+    """
 
 
 def sig_uuid(short: int) -> str:
@@ -36,6 +43,12 @@ def require_length(
     if len(data) < at_least:
         raise GattParseError(f"{what}: expected at least {at_least} bytes, got {len(data)}")
 
+
+Exchange = Callable[[bytes], Awaitable[bytes]]
+"""Writes a command to a characteristic; returns the value it then indicates (the answer)."""
+
+Handshake = Callable[[Mapping[str, Exchange], datetime], Awaitable[None]]
+"""Commands and answers after subscribing (by characteristic UUID), before readings flow."""
 
 Decode = Callable[[bytes, datetime], Sequence[ReadingValue]]
 """Turns one value of a characteristic, received at a moment, into zero or more readings."""
@@ -55,7 +68,8 @@ class Channel:
 
 @dataclass(frozen=True, slots=True)
 class Write:
-    """A value written on every connect; `build` gets the current value when `read_first`."""
+    """A value written on every connect; `build` gets the current value when `read_first`, and
+    then nothing is written if the value built is the current one."""
 
     uuid: str
     build: Callable[[bytes | None], bytes]
@@ -71,6 +85,8 @@ class Session:
     setup: Callable[[datetime, tzinfo], Sequence[Write]] = lambda _now, _tz: ()
     # Written once subscribed (a command whose answer comes as an indication).
     start: Callable[[datetime], Sequence[Write]] = lambda _now: ()
+    # Once subscribed: commands whose answers decide what comes next (Polar PMD's settings).
+    handshake: Handshake | None = None
     # Readable characteristics, best first, that the watchdog reads to check the wearable lives.
     probes: tuple[str, ...] = ()
     # Called when a connection ends: returns what the decoders still held (a motion batch).

@@ -80,7 +80,7 @@ def _set_clock(now: datetime, zone: tzinfo) -> Sequence[Write]:
     # Zone first: the watch keeps UTC and reads the Current Time in the zone it already has.
     info = current_time.local_time_info(now, zone)
     lti = current_time.build_local_time_information(info)
-    cts = current_time.build_current_time(clock_to_write(now), zone)
+    cts = current_time.build_current_time(clock_to_write(now), info)
     return (
         Write(current_time.LOCAL_TIME_INFORMATION, lambda _old: lti, required=False),
         Write(current_time.CURRENT_TIME, lambda _old: cts, required=False),

@@ -8,6 +8,7 @@ on" is the start of the link (a restarted service reads as a counter reset).
 
 from __future__ import annotations
 
+import statistics
 import struct
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
@@ -24,9 +25,17 @@ MEASUREMENT = sig_uuid(0x2A53)
 _STRIDE_PRESENT = 0x01
 _DISTANCE_PRESENT = 0x02
 _RUNNING = 0x04
-# Pods notify about once a second while moving; a longer silence is a gap (disconnected, or
-# the pod stopped sending), and cadence is not integrated across it.
+# Pods notify about once a second while moving (the RSC service leaves the rate to the pod):
+# assumed until the pod's own spacing is known.
+DEFAULT_REPORT_INTERVAL_S = 1.0
+# A report's cadence covers at most this many of the pod's usual intervals before it: pods
+# jitter a little, and a longer silence is a pod that stopped with its wearer, not walking.
+REPORT_SLACK = 1.25
+# A spacing longer than this is a silence (disconnected, or the pod stopped sending), never
+# the pod's report interval.
 MAX_GAP_S = 15.0
+# Recent spacings remembered to learn the pod's report interval.
+_SPACINGS = 9
 
 
 def parse_measurement(data: bytes) -> RunningCadence:
@@ -80,29 +89,46 @@ def build_measurement(
 
 @dataclass(slots=True)
 class CadenceIntegrator:
-    """Cumulative steps from cadence reports; each report covers the time since the previous."""
+    """Cumulative steps from cadence reports.
+
+    Each report's cadence covers the time since the previous report, but never more than the
+    pod's usual report interval (times REPORT_SLACK): a pod that goes silent when its wearer
+    stops is not credited walking for the silence. The interval is learned as the median of
+    recent spacings up to `max_gap_s` (DEFAULT_REPORT_INTERVAL_S until there are any).
+    """
 
     max_gap_s: float = MAX_GAP_S
     _steps: float = 0.0
     _last_at: datetime | None = field(default=None)
+    _spacings: list[float] = field(default_factory=list)
 
     @property
     def total(self) -> int:
         """Whole steps so far."""
         return int(self._steps)
 
+    @property
+    def report_interval_s(self) -> float:
+        """The pod's usual spacing of reports, in seconds."""
+        if not self._spacings:
+            return DEFAULT_REPORT_INTERVAL_S
+        return float(statistics.median(self._spacings))
+
     def add(self, at: datetime, cadence_spm: float) -> int:
-        """Credit `cadence_spm` over the time since the previous report; the new total."""
+        """Credit `cadence_spm` over the interval this report covers; the new total."""
+        covered = self.report_interval_s  # the first report after a start or a pause
         if self._last_at is not None:
             elapsed = (at - self._last_at).total_seconds()
             if 0.0 < elapsed <= self.max_gap_s:
-                self._steps += max(cadence_spm, 0.0) * elapsed / 60.0
+                self._spacings = [*self._spacings[-(_SPACINGS - 1) :], elapsed]
+            covered = min(max(elapsed, 0.0), REPORT_SLACK * self.report_interval_s)
+        self._steps += max(cadence_spm, 0.0) * covered / 60.0
         if self._last_at is None or at > self._last_at:
             self._last_at = at
         return self.total
 
     def pause(self) -> None:
-        """Forget the previous report's time: the time until the next one is not integrated."""
+        """Forget the previous report's time: the link was down until the next report."""
         self._last_at = None
 
 

@@ -102,6 +102,7 @@ class DeviceStatus:
     battery: int | None = None
     last_seen: datetime | None = None
     changed_at: datetime | None = None
+    problem: str | None = None  # what to do: setting it up failed, not for the radio
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,9 +188,12 @@ class ActivityProcessor:
         status = self._status.get(key, DeviceStatus())
         at = reading.received_at
         match reading.value:
-            case LinkState(connected):
+            case LinkState(connected, _reason, problem):
                 if connected != status.connected:
                     status = replace(status, connected=connected, changed_at=at)
+                    out.status_changed.add(key)
+                if problem is not None and problem != status.problem:
+                    status = replace(status, problem=problem)
                     out.status_changed.add(key)
             case Battery(percent):
                 if percent != status.battery:
@@ -198,7 +202,9 @@ class ActivityProcessor:
             case _:
                 pass
         if not isinstance(reading.value, LinkState):
-            status = replace(status, last_seen=at)
+            if status.problem is not None:
+                out.status_changed.add(key)  # readings flow: whatever it was is solved
+            status = replace(status, last_seen=at, problem=None)
         self._status[key] = status
 
     def _minutes_of(
@@ -218,7 +224,7 @@ class ActivityProcessor:
             self._counters[key] = seen.state
         if seen.outcome in {Outcome.RESET, Outcome.REJECTED, Outcome.REBASELINED}:
             out.events.append(CounterEvent(reading.person, reading.device, at, seen.outcome))
-        if seen.span is None:
+        if not seen.spans:
             return []
         person, device = key
         return [
@@ -230,7 +236,8 @@ class ActivityProcessor:
                 inferred_steps=share.steps if share.inferred else 0,
                 inferred_walking_s=share.inferred_walking_s,
             )
-            for share in counters.spread(seen.span)
+            for span in seen.spans
+            for share in counters.spread(span)
         ]
 
     def to_json(self) -> dict[str, Any]:

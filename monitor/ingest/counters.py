@@ -6,7 +6,14 @@ A counter is observed now and then; each observation is compared with the last a
 * higher: the difference was walked since the last observation;
 * lower: the device reset (midnight or reboot), so the new value was walked since the reset;
 * a new local day for a counter that resets at midnight: the value was walked since midnight,
-  whatever it was yesterday;
+  whatever it was yesterday -- unless the counter shows it has not reset yet (a watch asleep
+  or with its clock behind): yesterday's value repeated, or a value that goes on from it while
+  the link stayed up (a live watch notifies its reset at once), or one that goes on from it and
+  is more than anyone walks since midnight. Such a *stale* count still belongs to yesterday:
+  what it adds is counted, and the day starts when the counter resets;
+* the very first value of a counter that resets at midnight is not credited at once (it may be
+  yesterday's count, not yet reset): only once the counter goes on counting from it on the
+  same day, else it is dropped at the next reset;
 * more than a person can walk in the time that passed: rejected as a glitch, unless the
   counter goes on counting plausibly from the new level, which then becomes the baseline (no
   steps for the jump).
@@ -37,6 +44,9 @@ LIVE_CADENCE_SPM = 100.0
 GAP_CADENCE_SPM = 100.0
 # Consistent observations needed before a jump the counter cannot explain becomes the baseline.
 CONFIRMATIONS_TO_REBASELINE = 2
+# A live link reads or hears the counter at least this often (its watchdog reads every 5 min):
+# a longer silence without a link event is judged as a gap.
+LIVE_SILENCE = timedelta(hours=1)
 # The link sets a watch's clock a little ahead, so that its midnight comes just before ours: a
 # counter seen resetting this close before our midnight has already begun the new day.
 EARLY_MIDNIGHT = timedelta(minutes=5)
@@ -82,6 +92,12 @@ class CounterState:
     link_down_at: datetime | None = None  # the link went down after `at`
     reconnected: bool = False  # a new connection began after `at`
     reset_at: datetime | None = None  # when the counter was last seen starting again
+    # A daily counter seen after local midnight still holding yesterday's count: its next
+    # reset starts today's count (whenever it comes), not the midnight already passed.
+    stale: bool = False
+    # The first value ever seen, at `at`, not yet credited: from this midnight, once the
+    # counter goes on counting from it (it may be yesterday's count not yet reset).
+    unconfirmed_since: datetime | None = None
     # An implausible level seen at `suspect_since` (first value) and since confirmed
     # `suspect_seen` times, most recently as `suspect_value` at `suspect_at`.
     suspect_first: int | None = None
@@ -98,6 +114,8 @@ class CounterState:
             "link_down_at": _iso(self.link_down_at),
             "reconnected": self.reconnected,
             "reset_at": _iso(self.reset_at),
+            "stale": self.stale,
+            "unconfirmed_since": _iso(self.unconfirmed_since),
             "suspect_first": self.suspect_first,
             "suspect_since": _iso(self.suspect_since),
             "suspect_value": self.suspect_value,
@@ -114,6 +132,8 @@ class CounterState:
             link_down_at=_from_iso(data.get("link_down_at")),
             reconnected=bool(data.get("reconnected", False)),
             reset_at=_from_iso(data.get("reset_at")),
+            stale=bool(data.get("stale", False)),
+            unconfirmed_since=_from_iso(data.get("unconfirmed_since")),
             suspect_first=data.get("suspect_first"),
             suspect_since=_from_iso(data.get("suspect_since")),
             suspect_value=data.get("suspect_value"),
@@ -124,11 +144,21 @@ class CounterState:
 
 @dataclass(frozen=True, slots=True)
 class Observation:
-    """The result of one observation: the new state, what it meant, and the steps it credits."""
+    """The result of one observation: the new state, what it meant, and the steps it credits.
+
+    `earlier` holds a first value's steps confirmed by this observation (from its midnight to
+    when it was seen); `span` what was walked since the last observation.
+    """
 
     state: CounterState | None
     outcome: Outcome
     span: StepSpan | None = None
+    earlier: StepSpan | None = None
+
+    @property
+    def spans(self) -> tuple[StepSpan, ...]:
+        """Every span this observation credits, oldest first."""
+        return tuple(s for s in (self.earlier, self.span) if s is not None)
 
 
 def max_plausible_steps(seconds: float) -> int:
@@ -167,39 +197,75 @@ def observe(
         # Out of order (cannot happen with one link per device); never count backwards in time.
         return Observation(state, Outcome.REJECTED)
 
+    daily = epoch is CounterEpoch.LOCAL_DAY
     began_early = state.reset_at is not None and (
         timedelta(0) <= local_day_start - state.reset_at <= EARLY_MIDNIGHT
     )
-    new_day = epoch is CounterEpoch.LOCAL_DAY and state.at < local_day_start and not began_early
-    if total == state.value and not new_day:
-        return Observation(CounterState(total, at, reset_at=state.reset_at), Outcome.REPEAT)
+    crossed = daily and state.at < local_day_start and not began_early
+    # Not seen resetting since the last local midnight: a value that goes on from the last one
+    # is still yesterday's count.
+    behind = crossed or (daily and state.stale)
+    since = state.link_down_at or state.at
+    if total == state.value:
+        kept = CounterState(
+            total,
+            at,
+            reset_at=state.reset_at,
+            stale=behind,
+            unconfirmed_since=state.unconfirmed_since,
+        )
+        return Observation(kept, Outcome.REPEAT)
 
-    if new_day or total < state.value:
-        since = local_day_start if new_day else (state.link_down_at or state.at)
+    stale = False
+    if total < state.value:
+        # A reset since the last observation: after a midnight passed, no earlier than it.
+        since = max(since, local_day_start) if crossed else since
         steps, outcome = total, Outcome.RESET
+    elif crossed and not _continues(state, total, at, local_day_start):
+        since, steps, outcome = local_day_start, total, Outcome.RESET
     else:
-        since = state.link_down_at or state.at
-        steps, outcome = total - state.value, Outcome.COUNTED
+        steps, outcome, stale = total - state.value, Outcome.COUNTED, behind
 
     if steps > max_plausible_steps((at - since).total_seconds()):
         return _suspect(state, total, at)
 
     inferred = state.reconnected or state.link_down_at is not None
     span = _span(since, at, steps, inferred=inferred) if steps else None
+    earlier = None
+    if state.unconfirmed_since is not None and outcome is Outcome.COUNTED:
+        # The first value goes on counting: it was its own day's count, credit it there.
+        earlier = StepSpan(state.unconfirmed_since, state.at, state.value, True)
     reset_at = at if outcome is Outcome.RESET else state.reset_at
-    return Observation(CounterState(total, at, reset_at=reset_at), outcome, span)
+    new_state = CounterState(total, at, reset_at=reset_at, stale=stale)
+    return Observation(new_state, outcome, span, earlier)
+
+
+def _continues(state: CounterState, total: int, at: datetime, local_day_start: datetime) -> bool:
+    """Whether a higher value after midnight goes on from yesterday's count (no reset yet).
+
+    A live watch notifies its reset as it happens, so on a link that stayed up (and was heard
+    within LIVE_SILENCE) a higher value is a continuation; after a link loss it is one only if
+    nobody could have walked it since midnight (else it is read as today's count, the watch
+    having reset at midnight: the two cannot be told apart from the counter alone).
+    """
+    if total - state.value > max_plausible_steps((at - state.at).total_seconds()):
+        return False
+    live = not state.reconnected and state.link_down_at is None
+    if live and at - state.at <= LIVE_SILENCE:
+        return True
+    return total > max_plausible_steps((at - local_day_start).total_seconds())
 
 
 def _first(total: int, epoch: CounterEpoch, at: datetime, local_day_start: datetime) -> Observation:
-    state = CounterState(value=total, at=at)
-    # A counter that starts at midnight holds today's steps so far: credit them to today.
-    if (
+    # A counter that starts at midnight may hold today's steps so far, or yesterday's count
+    # not yet reset: credited once it goes on counting from here the same day.
+    pending = (
         epoch is CounterEpoch.LOCAL_DAY
         and total > 0
         and local_day_start <= at
         and total <= max_plausible_steps((at - local_day_start).total_seconds())
-    ):
-        return Observation(state, Outcome.FIRST, StepSpan(local_day_start, at, total, True))
+    )
+    state = CounterState(value=total, at=at, unconfirmed_since=local_day_start if pending else None)
     return Observation(state, Outcome.FIRST)
 
 

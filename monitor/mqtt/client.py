@@ -44,6 +44,15 @@ NO_MATCHING_SUBSCRIBERS = 0x10
 # At most this many QoS 1 messages are sent to us unacknowledged (MQTT v5 Receive Maximum): a
 # flood of commands waits in the broker, not in our memory.
 RECEIVE_MAXIMUM = 100
+# PUBACK-style reason code for a message we did not send because the broker's Maximum Packet
+# Size (its CONNACK) is smaller (MQTT v5 0x95, "Packet too large").
+PACKET_TOO_LARGE = 0x95
+# MQTT v5 DISCONNECT 0x8E: another client connected with our client id.
+SESSION_TAKEN_OVER = 0x8E
+# Mosquitto 2.0.11 closes a taken-over connection without a reason: this many losses, each within
+# TAKEOVER_WINDOW_S of being accepted, in a row, are read as two clients sharing one client id.
+TAKEOVER_LOSSES = 3
+TAKEOVER_WINDOW_S = 5.0
 
 
 class MqttError(MonitorError):
@@ -109,6 +118,12 @@ class MqttClient:
         self.granted: tuple[int, ...] = ()  # the reason codes of the last SUBACK, in filter order
         self._pending: dict[int, tuple[str, asyncio.Future[int]]] = {}
         self._closing = False
+        self._client_id = client_id
+        # The broker's Maximum Packet Size from its last CONNACK; None: it set none.
+        self.max_packet_size: int | None = None
+        self._connected_at = 0.0  # loop time of the last accepted connection
+        self._quick_losses = 0  # connections lost within TAKEOVER_WINDOW_S of being accepted
+        self._takeover_said = False  # the takeover line was logged for this run of losses
         # Why the broker last refused us, or why it could not be reached, if either happened.
         self.refusal: str | None = None
         self._broker_refused = False  # the last attempt ended in a refusing CONNACK
@@ -218,6 +233,9 @@ class MqttClient:
             properties.CorrelationData = correlation_data
         if response_topic is not None:
             properties.ResponseTopic = response_topic
+        size = publish_packet_size(topic, payload, qos=qos, properties=properties)
+        if self.max_packet_size is not None and size > self.max_packet_size:
+            return self._too_large(topic, size)
         try:
             info = self._client.publish(
                 topic, payload, qos=qos, retain=retain, properties=properties
@@ -244,6 +262,27 @@ class MqttClient:
             with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
 
+    def fits(self, topic: str, payload: bytes, *, qos: int = 1) -> bool:
+        """Whether a message (without properties) is within the broker's Maximum Packet Size."""
+        if self.max_packet_size is None:
+            return True
+        return publish_packet_size(topic, payload, qos=qos) <= self.max_packet_size
+
+    def _too_large(self, topic: str, size: int) -> asyncio.Future[int]:
+        """Not sent: the broker would drop the connection, and paho would resend it for ever."""
+        log.error(
+            "not sent: a %d-byte message on %s is over the broker's maximum packet size of %d "
+            "bytes (raise max_packet_size in the broker's config)",
+            size,
+            topic,
+            self.max_packet_size,
+        )
+        future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        future.set_result(PACKET_TOO_LARGE)
+        if self._on_refused is not None:
+            asyncio.get_running_loop().call_soon(self._on_refused, topic, PACKET_TOO_LARGE)
+        return future
+
     def ack(self, message: Incoming) -> None:
         """Acknowledge a received QoS 1 message, once it has been stored or answered."""
         if message.qos > 0:
@@ -268,7 +307,8 @@ class MqttClient:
             # Small packets in quick succession (a PUBACK, then an alert) would otherwise wait
             # for the broker's delayed ACK under Nagle's algorithm: ~40 ms a hop.
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self._call(self._connect_result, reason.value, str(reason), flags.session_present)
+        maximum = getattr(properties, "MaximumPacketSize", None) if properties else None
+        self._call(self._connect_result, reason.value, str(reason), flags.session_present, maximum)
 
     def _paho_connect_fail(self, client: paho.Client, userdata: Any) -> None:
         # paho calls this from inside its `except OSError` block: the error is the current one.
@@ -283,7 +323,7 @@ class MqttClient:
         reason: ReasonCode,
         properties: Properties | None,
     ) -> None:
-        self._call(self._disconnected, str(reason))
+        self._call(self._disconnected, str(reason), reason.value)
 
     def _paho_publish(
         self,
@@ -323,7 +363,9 @@ class MqttClient:
 
     # -- on the loop -------------------------------------------------------------------------
 
-    def _connect_result(self, code: int, reason: str, session_present: bool) -> None:
+    def _connect_result(
+        self, code: int, reason: str, session_present: bool, maximum: int | None = None
+    ) -> None:
         if code >= FAILURE:
             text = (
                 f"the MQTT broker at {self._config.host}:{self._config.port} refused the "
@@ -337,6 +379,8 @@ class MqttClient:
             return
         self.refusal = None
         self._broker_refused = False
+        self.max_packet_size = maximum
+        self._connected_at = asyncio.get_running_loop().time()
         log.info(
             "connected to the MQTT broker at %s:%d (session %s)",
             self._config.host,
@@ -366,6 +410,7 @@ class MqttClient:
             log.warning("%s; retrying", text)
         self.refusal = text
         self._broker_refused = False
+        self._quick_losses = 0  # the broker was away: not a takeover
         self._attempted.set()
 
     def _suback(self, mid: int, codes: tuple[int, ...]) -> None:
@@ -381,17 +426,52 @@ class MqttClient:
                 )
         self._subscribed.set()
 
-    def _disconnected(self, reason: str) -> None:
+    def _disconnected(self, reason: str, code: int = 0) -> None:
         if self._closing:
             self._connected.clear()
             return
-        if self._connected.is_set():
+        if self._connected.is_set() and self._taken_over(code):
+            pass
+        elif self._connected.is_set():
             log.warning("lost the MQTT broker (%s); reconnecting", reason)
         elif not self._broker_refused:
             # Closed before it accepted us: most often a TLS listener spoken to in plain text.
             hint = "" if self._config.tls else " (does the broker expect TLS? see mqtt.tls)"
             self._unreachable(f"the broker closed the connection before accepting it{hint}")
         self._connected.clear()
+
+    def _taken_over(self, code: int) -> bool:
+        """Whether this loss looks like a session takeover; says so in one line when it starts.
+
+        MQTT v5 brokers may say so (0x8E); Mosquitto 2.0.11 just closes the connection, so a run
+        of connections each lost within seconds of being accepted, with no failed attempt in
+        between (a restarting broker refuses us for a while), is read the same way.
+        """
+        quick = asyncio.get_running_loop().time() - self._connected_at < TAKEOVER_WINDOW_S
+        self._quick_losses = self._quick_losses + 1 if quick else 0
+        if not quick:
+            self._takeover_said = False
+        if code != SESSION_TAKEN_OVER and self._quick_losses < TAKEOVER_LOSSES:
+            return False
+        if not self._takeover_said:
+            self._takeover_said = True
+            where = f"{self._config.host}:{self._config.port}"
+            why = (
+                f"another MQTT client connected to {where} with our client id {self._client_id!r}"
+                if code == SESSION_TAKEN_OVER
+                else f"the broker at {where} closed our connection {self._quick_losses} times in "
+                "a row right after accepting it, as it does when another MQTT client connects "
+                f"with our client id {self._client_id!r}"
+            )
+            log.error(
+                "session taken over%s: %s; give each install its own mqtt.client_id (leave it "
+                "unset for a unique default)",
+                "" if code == SESSION_TAKEN_OVER else ", most likely",
+                why,
+            )
+        else:
+            log.debug("lost the MQTT broker again right after connecting (session taken over?)")
+        return True
 
     def _published(self, mid: int, code: int) -> None:
         entry = self._pending.pop(mid, None)
@@ -419,9 +499,30 @@ def _properties(packet_type: int) -> Properties:
     return Properties(packet_type)  # type: ignore[no-untyped-call]  # paho leaves it untyped
 
 
+def publish_packet_size(
+    topic: str, payload: bytes, *, qos: int, properties: Properties | None = None
+) -> int:
+    """The bytes a PUBLISH takes on the wire (MQTT v5, section 3.3): fixed header, topic,
+    packet id (QoS > 0), properties (default: none), payload."""
+    properties = properties or _properties(PacketTypes.PUBLISH)
+    packed: bytes = properties.pack()  # type: ignore[no-untyped-call]  # paho leaves it untyped
+    body = 2 + len(topic.encode()) + (2 if qos > 0 else 0) + len(packed) + len(payload)
+    return 1 + _varint_size(body) + body
+
+
+def _varint_size(value: int) -> int:
+    """Bytes of an MQTT variable byte integer (1 to 4)."""
+    return 1 if value < 128 else 2 if value < 16_384 else 3 if value < 2_097_152 else 4
+
+
 def reason_text(code: int, packet_type: int = PacketTypes.PUBACK) -> str:
-    """A reason code's name, for logs and error messages."""
-    return str(ReasonCode(packet_type, identifier=code))
+    """A reason code's name, for logs and error messages (any packet's name for the code)."""
+    for kind in (packet_type, PacketTypes.DISCONNECT):
+        try:
+            return str(ReasonCode(kind, identifier=code))
+        except ValueError:  # not a code of this packet type
+            continue
+    return f"reason code 0x{code:02X}"
 
 
 def _describe_failure(error: BaseException | None, *, tls: bool) -> str:

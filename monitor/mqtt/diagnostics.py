@@ -5,6 +5,10 @@ logged and counted, and the counts are kept on the retained `<base>/diagnostics`
 commands accepted, refused and left unanswered, and the readings a flooding wearable had
 dropped. Home Assistant shows each person's undelivered
 alerts from it (monitor/mqtt/discovery.py).
+
+They are published at start-up and after every connect (so a healthy install reads 0, never
+`unknown`, and an old install's counts do not linger), and again whenever they change: at once
+when something is refused, otherwise within `refresh_s` (commands and readings move often).
 """
 
 from __future__ import annotations
@@ -13,13 +17,31 @@ import asyncio
 import json
 import logging
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Protocol
 
 from monitor.clock import Clock
-from monitor.mqtt.client import MqttClient, reason_text
+from monitor.mqtt.client import PACKET_TOO_LARGE, reason_text
 from monitor.mqtt.discovery import DIAGNOSTICS_SUFFIX
 
 log = logging.getLogger(__name__)
+
+# Counts that move without a refusal (commands, dropped readings) are published this often at
+# most (real seconds), and only when they changed.
+REFRESH_S = 60.0
+
+
+class Publisher(Protocol):
+    """What the diagnostics need of the MQTT connection."""
+
+    def publish(
+        self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False
+    ) -> asyncio.Future[int]:
+        """Hand a message to the connection."""
+        ...
+
+    async def wait_connected(self) -> None:
+        """Return once connected."""
+        ...
 
 
 class Diagnostics:
@@ -29,11 +51,12 @@ class Diagnostics:
         self,
         base: str,
         *,
-        mqtt: MqttClient,
+        mqtt: Publisher,
         clock: Clock,
         command_counts: Callable[[], Mapping[str, int]] | None = None,
         dropped_readings: Callable[[], Mapping[str, int]] | None = None,
         interval_s: float = 5.0,
+        refresh_s: float = REFRESH_S,
     ) -> None:
         self._base = base
         self._topic = f"{base}/{DIAGNOSTICS_SUFFIX}"
@@ -42,8 +65,12 @@ class Diagnostics:
         self._command_counts = command_counts
         self._dropped_readings = dropped_readings
         self._interval_s = interval_s
+        self._refresh_s = refresh_s
         self._since = clock.now()
+        # Set from the start: the first publication goes out as soon as we are connected.
         self._wake = asyncio.Event()
+        self._wake.set()
+        self.published = 0
         self.refused = 0
         self.undelivered_alerts: dict[str, int] = {}
         self.last_refusal: dict[str, Any] | None = None
@@ -60,6 +87,8 @@ class Diagnostics:
         if person is not None:
             # The outbox logs the alert itself (id, topic, reason) and keeps it for a retry.
             self.undelivered_alerts[person] = self.undelivered_alerts.get(person, 0) + 1
+        elif code == PACKET_TOO_LARGE:
+            pass  # the client said so in its own line, with the size and the limit
         else:
             log.error(
                 "the broker refused a message on %s: %s (0x%02X); check its ACL for this user",
@@ -76,7 +105,7 @@ class Diagnostics:
         self.touch()
 
     def touch(self) -> None:
-        """Something counted has changed: publish the diagnostics soon."""
+        """Something counted has changed, or we (re)connected: publish the diagnostics soon."""
         self._wake.set()
 
     def document(self) -> dict[str, Any]:
@@ -91,14 +120,23 @@ class Diagnostics:
         }
 
     async def run(self) -> None:
-        """Publish the diagnostics whenever they change, at most once per interval."""
+        """Publish at start, when touched and when changed; at most once per interval."""
+        last: bytes | None = None
         while True:
-            await self._wake.wait()
+            try:
+                # Real time, not the service clock: this paces network traffic, not the plan.
+                async with asyncio.timeout(self._refresh_s):
+                    await self._wake.wait()
+            except TimeoutError:
+                pass
+            touched = self._wake.is_set()
             await self._mqtt.wait_connected()
             self._wake.clear()
             payload = json.dumps(self.document(), separators=(",", ":")).encode()
-            self._mqtt.publish(self._topic, payload, retain=True)
-            # Real time, not the service clock: this paces network traffic, not the plan.
+            if touched or payload != last:
+                self._mqtt.publish(self._topic, payload, retain=True)
+                self.published += 1
+                last = payload
             await asyncio.sleep(self._interval_s)
 
     def _alert_person(self, topic: str) -> str | None:

@@ -1,14 +1,23 @@
 """Home Assistant MQTT discovery, pure: one device per person, built from the config alone.
 
-Device-based discovery (`<prefix>/device/recovery_<pid>/config`): `dev` and `o` at the root, the
-entities under `cmps`, each with its platform `p` and a `unique_id`. Entities read the person's
-retained state topic and the alert topic; the number, select, text and button entities publish
-to the person's command topics. All of them follow the service's availability (`<base>/status`).
+Device-based discovery (`<prefix>/device/<node>/config`, Home Assistant 2024.11 or later): `dev`
+and `o` at the root, the entities under `cmps`, each with its platform `p`, a `unique_id` and
+`qos` (Home Assistant up to at least 2025.4 ignores a device-level `qos`). Entities read the
+person's retained state topic and the alert topic; the number, select, text and button entities
+publish to the person's command topics. All of them follow the service's availability
+(`<base>/status`).
+
+Identity: the node, device id and unique ids are `recovery_<install>_<person>[_<key>]`, where
+install and person are the base topic and the person id escaped by `escape` (no `_` inside),
+so two installs on one broker, or ids that contain `_`, never share one.
+When the broker's maximum packet size is too small for one document, the entities are spread
+over several documents for the same device (`<node>_2`, `<node>_3`, ...).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from importlib import metadata
 from typing import Any
@@ -36,14 +45,36 @@ def _software_version() -> str:
 SOFTWARE_VERSION = _software_version()
 
 
-def object_id(person_id: str) -> str:
-    """The discovery object id of a person's device."""
+# Characters kept as they are by `escape`; every other byte of the UTF-8 becomes `-xx`.
+_PLAIN = frozenset("abcdefghijklmnopqrstuvwxyz0123456789")
+# The QoS of each entity's subscription and commands: at least once, like the alerts.
+QOS = 1
+
+
+def escape(text: str) -> str:
+    """`text` in `[a-z0-9-]`, injectively: each other UTF-8 byte (`-` and `_` too) is `-xx`.
+
+    So escaped parts never contain `_` and can be joined with it without ambiguity.
+    """
+    return "".join(
+        chr(byte) if chr(byte) in _PLAIN else f"-{byte:02x}" for byte in text.encode("utf-8")
+    )
+
+
+def object_id(base: str, person_id: str) -> str:
+    """The discovery node id of a person's device, namespaced by the install's base topic."""
+    return f"{OBJECT_PREFIX}{escape(base)}_{escape(person_id)}"
+
+
+def legacy_object_id(person_id: str) -> str:
+    """The node id versions before 0.2 used (`recovery_<pid>`): ambiguous, cleared at connect."""
     return f"{OBJECT_PREFIX}{person_id}"
 
 
-def discovery_topic(prefix: str, person_id: str) -> str:
-    """Where a person's device discovery document is published (retained)."""
-    return f"{prefix}/device/{object_id(person_id)}/config"
+def discovery_topic(prefix: str, base: str, person_id: str, part: int = 1) -> str:
+    """Where a person's device discovery document (or its `part`-th piece) is published."""
+    node = object_id(base, person_id)
+    return f"{prefix}/device/{node if part == 1 else f'{node}_{part}'}/config"
 
 
 def birth_topic(prefix: str) -> str:
@@ -68,11 +99,17 @@ def discovery_document(
     pid = person.id
     base = f"{mqtt.base_topic}/{pid}"
     state = f"{base}/state"
-    uid = object_id(pid)
+    uid = object_id(mqtt.base_topic, pid)
     components: dict[str, dict[str, Any]] = {}
 
     def add(key: str, platform: str, name: str, **options: Any) -> None:
-        components[key] = {"p": platform, "name": name, "unique_id": f"{uid}_{key}", **options}
+        components[key] = {
+            "p": platform,
+            "name": name,
+            "unique_id": f"{uid}_{key}",
+            "qos": QOS,
+            **options,
+        }
 
     def from_state(field: str) -> str:
         return "{{ value_json." + field + " }}"
@@ -185,18 +222,24 @@ def discovery_document(
     )
     for device in person.devices:
         entry = f"value_json.devices['{device.id}']"
+        # The key goes into the unique id: escaped, so that `_` in a device id stays unambiguous.
+        key = escape(device.id)
         add(
-            f"{device.id}_connected",
+            f"{key}_connected",
             "binary_sensor",
             f"{device.id} connected",
             state_topic=state,
             device_class="connectivity",
             expire_after=expire_after_s,
             value_template="{{ 'ON' if " + entry + ".connected else 'OFF' }}",
+            # Why a wearable cannot be used (a link setup problem, devices/ble.py), shown as an
+            # attribute of its connectivity entity; null while it works.
+            json_attributes_topic=state,
+            json_attributes_template="{{ {'problem': " + entry + ".problem} | tojson }}",
             entity_category="diagnostic",
         )
         add(
-            f"{device.id}_battery",
+            f"{key}_battery",
             "sensor",
             f"{device.id} battery",
             state_topic=state,
@@ -269,12 +312,14 @@ def discovery_document(
         icon="mdi:alert-circle-outline",
     )
     # A note is emptied by the next state message: it lives in the service's database only.
+    # Home Assistant's `to_json` writes UTF-8 as it is (Jinja's `tojson` escapes each emoji
+    # into 12 bytes), so the 255 characters its text entity allows fit the command's bytes.
     add(
         "report_note",
         "text",
         "Report note",
         command_topic=f"{base}/report/note",
-        command_template='{"note": {{ value | tojson }}, ' + at + "}",
+        command_template='{"note": {{ value | to_json }}, ' + at + "}",
         state_topic=state,
         value_template="{{ '' }}",
         max=HA_TEXT_MAX,
@@ -300,31 +345,123 @@ def discovery_document(
         },
         "o": {"name": ORIGIN_NAME, "sw": SOFTWARE_VERSION},
         "avty": [{"t": f"{mqtt.base_topic}/status"}],
-        "qos": 1,
+        "qos": QOS,
         "cmps": components,
     }  # fmt: skip
 
 
+def _encode(document: dict[str, Any]) -> bytes:
+    return json.dumps(document, separators=(",", ":")).encode()
+
+
 def discovery_payload(config: Config, person: PersonConfig, *, expire_after_s: int) -> bytes:
     """The discovery document as the bytes to publish."""
+    return _encode(discovery_document(config, person, expire_after_s=expire_after_s))
+
+
+@dataclass(frozen=True, slots=True)
+class Discovery:
+    """A person's discovery as published: (topic, payload) pieces, and the entities in none."""
+
+    messages: tuple[tuple[str, bytes], ...]
+    left_out: tuple[str, ...]
+
+
+def discovery_messages(
+    config: Config,
+    person: PersonConfig,
+    *,
+    expire_after_s: int,
+    fits: Callable[[str, bytes], bool] | None = None,
+) -> Discovery:
+    """One document if it fits the broker (`fits(topic, payload)`), else as few as fit.
+
+    Entities are packed in order; one that does not fit even alone (with the device and origin
+    blocks) is left out and named in `left_out`. `fits=None`: no limit.
+    """
+    mqtt = config.mqtt
+    prefix, base, pid = mqtt.discovery_prefix, mqtt.base_topic, person.id
     document = discovery_document(config, person, expire_after_s=expire_after_s)
-    return json.dumps(document, separators=(",", ":")).encode()
+    whole = _encode(document)
+    if fits is None or fits(discovery_topic(prefix, base, pid), whole):
+        return Discovery(((discovery_topic(prefix, base, pid), whole),), ())
+    envelope = {key: value for key, value in document.items() if key != "cmps"}
+    pieces: list[tuple[str, bytes]] = []
+    left_out: list[str] = []
+    current: dict[str, Any] = {}
+    packed = b""
+    for key, component in document["cmps"].items():
+        topic = discovery_topic(prefix, base, pid, len(pieces) + 1)
+        trial = _encode({**envelope, "cmps": {**current, key: component}})
+        if fits(topic, trial):
+            current, packed = {**current, key: component}, trial
+            continue
+        if current:
+            pieces.append((topic, packed))
+            topic = discovery_topic(prefix, base, pid, len(pieces) + 1)
+        alone = _encode({**envelope, "cmps": {key: component}})
+        if fits(topic, alone):
+            current, packed = {key: component}, alone
+        else:
+            current, packed = {}, b""
+            left_out.append(key)
+    if current:
+        pieces.append((discovery_topic(prefix, base, pid, len(pieces) + 1), packed))
+    return Discovery(tuple(pieces), tuple(left_out))
+
+
+def unescape(text: str) -> str | None:
+    """The inverse of `escape`; None if `text` is not something `escape` returns."""
+    out = bytearray()
+    index = 0
+    while index < len(text):
+        char = text[index]
+        if char in _PLAIN:
+            out.append(ord(char))
+            index += 1
+            continue
+        code = text[index + 1 : index + 3]
+        if char != "-" or len(code) != 2 or not all(c in "0123456789abcdef" for c in code):
+            return None
+        byte = int(code, 16)
+        if chr(byte) in _PLAIN:
+            return None  # escape never writes a plain character as `-xx`
+        out.append(byte)
+        index += 3
+    try:
+        return out.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
 
 
 @dataclass(frozen=True, slots=True)
 class Departed:
-    """A retained topic of ours that names a person no longer in the config: clear it."""
+    """A retained topic of ours to clear: about a person no longer in the config (`departed`),
+    or a discovery document of a configured person on a node no longer used (an old id, a
+    spare piece)."""
 
     person: str
     topic: str
+    departed: bool = True
+    discovery: bool = False
 
 
-def departed(topic: str, payload: bytes, *, mqtt: MqttConfig, persons: set[str]) -> Departed | None:
-    """Whether a retained message is ours and about a person who has left the config.
+def departed(
+    topic: str,
+    payload: bytes,
+    *,
+    mqtt: MqttConfig,
+    persons: set[str],
+    current: Iterable[str] | None = None,
+) -> Departed | None:
+    """Whether a retained message is ours and to be cleared.
 
     Ours: the state topic under our base topic, or a device discovery document of ours (our
-    origin, and every entity's topics under `<base>/<pid>/`), so a second service or another
-    integration sharing the broker is never touched.
+    origin, every entity's topics under `<base>/`, and its node ours: `recovery_<install>_<pid>`
+    with an optional piece number, or the old `recovery_<pid>` with the entities under
+    `<base>/<pid>/`), so a second service or another integration sharing the broker is never
+    touched. A discovery document of a configured person is cleared when its topic is not in
+    `current` (the topics published now); `current=None`: only departed persons.
     """
     if not payload:
         return None
@@ -339,16 +476,31 @@ def departed(topic: str, payload: bytes, *, mqtt: MqttConfig, persons: set[str])
     if not prefix or not topic.startswith(prefix + "/device/") or parts[-1] != "config":
         return None
     node = topic[len(prefix) + len("/device/") : -len("/config")]
-    if not node.startswith(OBJECT_PREFIX):
+    pid = _node_person(node, base)
+    if pid is None or not _is_ours(payload, base, pid):
         return None
-    pid = node[len(OBJECT_PREFIX) :]
-    if not pid or "/" in pid or pid in persons:
-        return None
-    return Departed(pid, topic) if _is_ours(payload, base, pid) else None
+    if pid not in persons:
+        return Departed(pid, topic, discovery=True)
+    if current is not None and topic not in set(current):
+        return Departed(pid, topic, departed=False, discovery=True)
+    return None
+
+
+def _node_person(node: str, base: str) -> str | None:
+    """The person a discovery node of ours names (current or old form), if it is one."""
+    ours = f"{OBJECT_PREFIX}{escape(base)}_"
+    if node.startswith(ours):
+        person, _, piece = node[len(ours) :].partition("_")
+        if piece and not (piece.isdigit() and int(piece) >= 2):
+            return None
+        return unescape(person) or None
+    if node.startswith(OBJECT_PREFIX) and "/" not in node and len(node) > len(OBJECT_PREFIX):
+        return node[len(OBJECT_PREFIX) :]
+    return None
 
 
 def _is_ours(payload: bytes, base: str, pid: str) -> bool:
-    """Published by a recovery-monitor on our base topic, for this person."""
+    """Published by a recovery-monitor on our base topic, for this person (or its install)."""
     try:
         document = json.loads(payload)
     except ValueError:
@@ -365,8 +517,8 @@ def _is_ours(payload: bytes, base: str, pid: str) -> bool:
         for key in ("state_topic", "command_topic")
         if component.get(key) is not None
     ]
-    return (
-        bool(topics)
-        and all(topic.startswith(f"{base}/") for topic in topics)
-        and any(topic.startswith(f"{base}/{pid}/") for topic in topics)
-    )
+    if not topics or not all(topic.startswith(f"{base}/") for topic in topics):
+        return False
+    # A piece may hold only install-wide entities (diagnostics); the others name the person.
+    named = [topic for topic in topics if topic[len(base) + 1 :].count("/")]
+    return all(topic.startswith(f"{base}/{pid}/") for topic in named)

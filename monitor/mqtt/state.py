@@ -7,14 +7,13 @@ import json
 import logging
 from collections.abc import Mapping
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from monitor.clock import Clock
 from monitor.config import Config, PersonConfig
 from monitor.days import day_bounds, local_date
 from monitor.ingest.activity import DayActivity, DeviceStatus
 from monitor.ingest.pipeline import Ingest
-from monitor.mqtt.client import MqttClient
 from monitor.recovery.rules import Checkpoint, is_behind
 from monitor.service.progress import DayPlan, Progress
 from monitor.store.database import Store
@@ -25,6 +24,26 @@ log = logging.getLogger(__name__)
 STATE_EXPIRY_S = 26 * 3600
 # A warning symptom counts as active for this long after it was last reported.
 WARNING_ACTIVE = timedelta(hours=72)
+
+
+class Publisher(Protocol):
+    """What the state publisher needs of the MQTT connection."""
+
+    def publish(
+        self,
+        topic: str,
+        payload: bytes,
+        *,
+        qos: int = 1,
+        retain: bool = False,
+        expiry_s: int | None = None,
+    ) -> asyncio.Future[int]:
+        """Hand a message to the connection (`expiry_s`: MQTT v5 message expiry)."""
+        ...
+
+    async def wait_connected(self) -> None:
+        """Return once connected."""
+        ...
 
 
 def state_document(
@@ -56,6 +75,7 @@ def state_document(
                 "connected": status.connected,
                 "battery": status.battery,
                 "last_seen": status.last_seen.isoformat() if status.last_seen else None,
+                "problem": status.problem,
             }
             for device, status in sorted(devices.items())
         },
@@ -82,7 +102,7 @@ class StatePublisher:
         store: Store,
         progress: Progress,
         ingest: Ingest,
-        mqtt: MqttClient,
+        mqtt: Publisher,
         clock: Clock,
         min_interval_s: float = 15.0,
         refresh_s: float = 300.0,

@@ -40,6 +40,7 @@ class EventType(StrEnum):
     FUNCTION_DECLINING = "function_declining"
     DEVICE_OFFLINE = "device_offline"
     BATTERY_LOW = "battery_low"
+    WEEKLY_SUMMARY = "weekly_summary"  # recovery-domain.md: the weekly summary, in plain words
 
 
 # recovery-domain.md: a symptom alert always goes out, whatever the quiet hours or cooldowns.

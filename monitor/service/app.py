@@ -139,6 +139,8 @@ class App:
                 config,
                 mqtt=mqtt,
                 state=state,
+                alerts=store,
+                clock=clock,
                 # A wearable's connectivity expires in Home Assistant after three missed refreshes.
                 expire_after_s=round(3 * self._tuning.state_refresh_s),
                 birth_delay_s=self._tuning.birth_delay_s,
@@ -245,6 +247,8 @@ class App:
             self.state.touch_all()
         if self.outbox is not None:
             self.outbox.connected()
+        if self.diagnostics is not None:
+            self.diagnostics.touch()
 
     def _on_processed(self, processed: Processed) -> None:
         if self.state is not None:

@@ -5,6 +5,7 @@ Each event is judged as of its own instant, from data up to that instant, so a l
 (after a restart) reaches the same verdict as a timely one. How far the timetable has been
 handled is stored, so a restart neither skips an event's record nor repeats its alert. The watch
 keeps nothing: what it says is keyed by its occasion (a still stretch, a wearable's day).
+The close of every seventh plan day also sends the week's summary (monitor.recovery.weekly).
 
 Clock steps (monitor.service.clock_watch): nothing is judged across a step of the wall clock
 until the step has lasted CONFIRM_STEP_S (a bad NTP answer corrected within it changes nothing);
@@ -40,6 +41,7 @@ from monitor.recovery.rules import (
 )
 from monitor.recovery.tracking import daily_scores
 from monitor.recovery.trends import function_declining, no_improvement
+from monitor.recovery.weekly import WEEK_DAYS, is_week_end, weekly_summary
 from monitor.service.alerter import Alerter
 from monitor.service.clock_watch import STEP_THRESHOLD_S, ClockStep, ClockWatch
 from monitor.service.progress import DayPlan, Progress
@@ -296,6 +298,8 @@ class Scheduler:
                 movement_target=plan.movement_target,
             )
             drafts = [verdict, *await self._standing(person, plan)] if speak else []
+            if speak and plan.plan_day is not None and is_week_end(plan.plan_day):
+                drafts.append(await self._weekly(person, plan, plan.plan_day))
         for draft in drafts:
             if draft is not None and speak:
                 await self._alerter.raise_alert(person.id, draft, at=event.at)
@@ -327,6 +331,16 @@ class Scheduler:
             no_improvement(pain, person.plan_start, day),
             function_declining(pain, function, person.plan_start, day),
         ]
+
+    async def _weekly(self, person: PersonConfig, plan: DayPlan, number: int) -> AlertDraft:
+        """At the close of a plan week: its summary (monitor.recovery.weekly)."""
+        first = plan.day - timedelta(days=WEEK_DAYS - 1)
+        days = await self._store.day_results(person.id, first)
+        start, end = day_start(first, self._tz), day_bounds(plan.day, self._tz)[1]
+        reports = await self._store.reports(person.id, ["pain", "function"], start, end)
+        pain = daily_scores(reports, "pain", self._tz)
+        function = daily_scores(reports, "function", self._tz)
+        return weekly_summary(plan.day, number, days, pain, function)
 
     async def _watch_person(self, person: PersonConfig) -> None:
         tick = next_watch(person, self._tz, self._clock.now())

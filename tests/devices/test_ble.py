@@ -13,9 +13,13 @@ from devices.ble import (
     IncompatibleWearableError,
     LinkPhase,
     LinkSettings,
+    WearableLostError,
     backoff_delay,
     ble_link_factory,
+    is_transient,
+    problem_advice,
 )
+from devices.profiles.gatt import GattParseError
 from devices.profiles.registry import UnknownProfileError
 from devices.settings import DeviceConfig
 from monitor.clock import SimulatedClock
@@ -40,7 +44,35 @@ def test_backoff_doubles_up_to_the_cap() -> None:
 def test_full_adapter_waits_longer_and_incompatible_wearable_longest() -> None:
     slots = BleakOutOfConnectionSlotsError("no slot")
     assert backoff_delay(1, slots, SETTINGS) == 16.0
-    assert backoff_delay(1, IncompatibleWearableError("no pedometer"), SETTINGS) == 300.0
+    # Changed with issue 13: a failure that is not the radio's waits problem_retry_s (1 h).
+    assert backoff_delay(1, IncompatibleWearableError("no pedometer"), SETTINGS) == 3600.0
+
+
+@pytest.mark.parametrize(
+    ("error", "transient"),
+    [
+        (BleakError("Device disconnected"), True),
+        (BleakConnectionError("failed to connect"), True),
+        (BleakOutOfConnectionSlotsError("no slot"), True),
+        (TimeoutError(), True),
+        (FileNotFoundError("no adapter"), True),
+        (WearableLostError("stopped answering"), True),
+        # The Dublin case: a ValueError building the watch's zone, in link setup.
+        (ValueError("DST offset -1 day, 23:00:00 has no Local Time Information code"), False),
+        (GattParseError("thingy motion config: expected 9 bytes, got 8"), False),
+        (IncompatibleWearableError("the wearable has no 00030001-..."), False),
+        (KeyError("x"), False),
+    ],
+)
+def test_only_radio_failures_are_retried_soon(error: BaseException, transient: bool) -> None:
+    assert is_transient(error) is transient
+    delay = backoff_delay(1, error, SETTINGS)
+    assert delay == (
+        2.0 if transient and not isinstance(error, BleakOutOfConnectionSlotsError) else delay
+    )
+    if not transient:
+        assert delay == SETTINGS.problem_retry_s
+        assert "not a radio problem" in problem_advice(error) or "firmware" in problem_advice(error)
 
 
 def test_link_needs_a_way_to_find_the_wearable() -> None:

@@ -15,7 +15,7 @@ from tests.probe import MqttProbe, Received, running
 
 FAST = Tuning(state_interval_s=0.0, birth_delay_s=(0.0, 0.05))
 HA_TOPICS = ["homeassistant/device/+/config", "recovery/+/state", "recovery/+/reply/#"]
-DISCOVERY = "homeassistant/device/recovery_p1/config"
+DISCOVERY = "homeassistant/device/recovery_recovery_p1/config"
 
 
 def latest(messages: list[Received], topic: str) -> Received:
@@ -111,7 +111,7 @@ async def test_a_person_who_left_the_config_is_removed_from_home_assistant_and_t
                 lambda m: (
                     {x.topic for x in m}
                     >= {
-                        "homeassistant/device/recovery_p2/config",
+                        "homeassistant/device/recovery_recovery_p2/config",
                         "recovery/p2/state",
                         "recovery/p1/state",
                     }
@@ -122,13 +122,13 @@ async def test_a_person_who_left_the_config_is_removed_from_home_assistant_and_t
             announcer = app.announcer
             await other.wait_for(lambda _: len(announcer.cleared) >= 2)
             assert sorted(announcer.cleared) == [
-                "homeassistant/device/recovery_p2/config",
+                "homeassistant/device/recovery_recovery_p2/config",
                 "recovery/p2/state",
             ]
     async with MqttProbe(both.mqtt, ["#"], client_id="after") as after:
         await asyncio.sleep(0.3)
         retained = {m.topic for m in after.messages if m.retained}
-    assert "homeassistant/device/recovery_p1/config" in retained
+    assert DISCOVERY in retained
     assert "recovery/p1/state" in retained
     assert "homeassistant/device/recovery_p3/config" in retained
     assert not any("p2" in topic for topic in retained)

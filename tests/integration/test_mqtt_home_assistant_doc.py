@@ -76,6 +76,8 @@ def push(automation: dict[str, Any], alert: dict[str, Any]) -> dict[str, Any]:
     """What the alert automation asks the companion app to show for an alert."""
     (trigger,) = automation["triggers"]
     assert trigger["trigger"] == "mqtt"
+    # Home Assistant's MQTT trigger subscribes at QoS 0 unless told (issue 14).
+    assert trigger["qos"] == 1
     assert matches(trigger["topic"], alert["_topic"])
     payload = {k: v for k, v in alert.items() if k != "_topic"}
     context = {"trigger": {"topic": alert["_topic"], "payload_json": payload}}
@@ -143,12 +145,14 @@ async def test_the_home_assistant_automations_push_alerts_and_acknowledge_them(
         other = {"trigger": {"event": {"data": {"action": "SOMETHING_ELSE"}}}}
         assert rendered(condition["value_template"], **other) == "False"
 
-        for count, severity, level in (
-            (2, Severity.WARNING, "time-sensitive"),
-            (3, Severity.INFO, "active"),
+        for count, severity, level, kind in (
+            (2, Severity.WARNING, "time-sensitive", EventType.TARGET_MISSED),
+            (3, Severity.INFO, "active", EventType.TARGET_MISSED),
+            # The weekly summary reaches the phone as an ordinary notification.
+            (4, Severity.INFO, "active", EventType.WEEKLY_SUMMARY),
         ):
             # target_missed: nudges (behind_schedule) would be held back by their cooldown.
-            draft = AlertDraft(EventType.TARGET_MISSED, severity, 3, "t", "m", key=f"k{count}")
+            draft = AlertDraft(kind, severity, 3, "t", "m", key=f"k{count}")
             await app.alerter.raise_alert("p1", draft)
             alert = await alert_from_the_service(ha, count)
             shown = push(examples["recovery_alert_to_phone"], alert)

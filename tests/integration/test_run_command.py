@@ -43,7 +43,7 @@ async def test_run_announces_itself_publishes_state_and_stops_cleanly_on_sigterm
         assert state["plan_day"] is not None
         assert state["walking_target_minutes"] is not None
         assert state["devices"] == {
-            "watch": {"connected": False, "battery": None, "last_seen": None}
+            "watch": {"connected": False, "battery": None, "last_seen": None, "problem": None}
         }
         service.send_signal(signal.SIGTERM)
         assert await service.wait() == 0

@@ -5,19 +5,20 @@ from __future__ import annotations
 import asyncio
 import struct
 from collections.abc import AsyncIterator, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from bleak import BleakClient, BleakScanner
 from bleak.exc import BleakError, BleakGATTProtocolError
 from bumble import hci
 
-from devices.profiles import battery, heart_rate, infinitime, rsc, thingy52
+from devices.profiles import battery, heart_rate, infinitime, polar_pmd, rsc, thingy52
 from monitor.clock import SimulatedClock
 from simulators.bleak_backend import VirtualClient, parse_advert
-from simulators.person import SimulatedPerson
+from simulators.person import SimulatedPerson, Walk
 from simulators.radio import VirtualRadio
 from simulators.wearables import SimulatedWearable, advertising_data
+from simulators.wearables.polar import VERITY_SENSE, PolarPeripheral
 
 pytestmark = pytest.mark.timeout(20)
 
@@ -227,3 +228,28 @@ async def test_a_cancellation_racing_a_result_is_not_lost() -> None:
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
+
+
+async def test_simulated_wearables_serve_the_bytes_real_ones_were_seen_to_send(
+    radio: VirtualRadio,
+) -> None:
+    """Reads from the simulators against payloads from public reports (docs/ble.md)."""
+    clock = SimulatedClock(START, speed=100)
+    walker = SimulatedPerson([Walk(START, 0.08)])  # 8 steps in 4.8 s
+    watch = await radio.add_wearable(profile="infinitime", wearer=walker, clock=clock)
+    strap = await radio.add_wearable(profile="polar_pmd", wearer=SimulatedPerson(), clock=clock)
+    sense = await radio.add_wearable(profile="polar_pmd", wearer=SimulatedPerson(), clock=clock)
+    sense.as_(PolarPeripheral, sense.peripheral).model = VERITY_SENSE
+    await clock.sleep_until(START + timedelta(seconds=6))  # the counter ticks every 5 s
+    async with client_for(radio, watch.address) as client:
+        # InfiniTimeOrg/InfiniTime#928: the step count characteristic read as 08 00 00 00.
+        assert (await client.read_gatt_char(infinitime.STEP_COUNT)).hex() == "08000000"
+    async with client_for(radio, strap.address) as client:
+        # polarofficial/polar-ble-sdk#360: an H10's control point reads 0f 05 00 ... (17 bytes).
+        features = bytes(await client.read_gatt_char(polar_pmd.CONTROL_POINT))
+        assert features == bytes.fromhex("0f05") + bytes(15)
+    async with client_for(radio, sense.address) as client:
+        # polarofficial/polar-ble-sdk#249: a Verity Sense's reads 0f 6e 02 00 ...
+        features = bytes(await client.read_gatt_char(polar_pmd.CONTROL_POINT))
+        assert features.hex().startswith("0f6e02")
+        assert polar_pmd.parse_features(features) == {"ppg", "acc", "ppi", "gyro", "mag"}

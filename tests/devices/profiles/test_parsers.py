@@ -152,18 +152,33 @@ def test_rsc_measurement_variants() -> None:
         rsc.parse_measurement(bytes.fromhex("0180016e7d"))
 
 
-def test_cadence_integrator_integrates_and_skips_gaps() -> None:
+def test_cadence_integrator_credits_each_report_its_interval_and_skips_gaps() -> None:
+    # Changed with issue 13: a report covers at most the pod's report interval (here 1 s).
     start = datetime(2026, 11, 20, 9, tzinfo=UTC)
     integrator = rsc.CadenceIntegrator(max_gap_s=10)
-    assert integrator.add(start, 120) == 0  # the first report opens the interval
-    for second in range(1, 61):
+    assert integrator.add(start, 120) == 2  # covers the second before it
+    for second in range(1, 60):
         integrator.add(start + timedelta(seconds=second), 120)
     assert integrator.total == 120
-    # A gap longer than max_gap_s is not integrated, whatever the cadence.
-    assert integrator.add(start + timedelta(seconds=90), 120) == 120
+    assert integrator.report_interval_s == 1.0
+    # A gap is credited only the pod's interval (x 1.25), whatever the cadence.
+    assert integrator.add(start + timedelta(seconds=90), 120) == 122
     integrator.pause()
-    assert integrator.add(start + timedelta(seconds=91), 120) == 120
-    assert integrator.add(start + timedelta(seconds=92), 120) == 122
+    assert integrator.add(start + timedelta(seconds=91), 120) == 124
+
+
+@pytest.mark.parametrize("every_s", [1.0, 2.0, 0.5])
+def test_a_pod_silent_while_its_wearer_stops_is_not_credited_the_silence(every_s: float) -> None:
+    # Issue 13: 60 s at 100 spm, a 12 s stop with no reports, 60 s at 100 spm: 200 steps
+    # (the old integrator credited the 12 s at 100 spm: about 220).
+    start = datetime(2026, 11, 20, 9, tzinfo=UTC)
+    integrator = rsc.CadenceIntegrator()
+    reports = round(60 / every_s)
+    for resumed in (0.0, 72.0):
+        for index in range(1, reports + 1):
+            integrator.add(start + timedelta(seconds=resumed + index * every_s), 100)
+    assert integrator.total == pytest.approx(200, abs=1)
+    assert integrator.report_interval_s == every_s
 
 
 def test_local_time_information_for_a_zone_with_dst() -> None:
@@ -219,9 +234,9 @@ def test_watch_is_set_slightly_ahead_on_a_whole_second(moment: datetime) -> None
 def test_polar_start_command_and_response() -> None:
     # Start the accelerometer: 52 Hz, 16 bits, 8 g.
     assert polar_pmd.build_start(52) == bytes.fromhex("0202000134000101100002010800")
-    assert polar_pmd.parse_start(polar_pmd.build_start(52)) == 52
-    assert polar_pmd.parse_response(bytes.fromhex("f002020000")) == (0x02, 0)
-    assert polar_pmd.parse_response(bytes.fromhex("f002020501")) == (0x02, 5)
+    assert polar_pmd.parse_start(polar_pmd.build_start(52)).rates == (52,)
+    assert polar_pmd.parse_response(bytes.fromhex("f002020000")).status == 0
+    assert polar_pmd.parse_response(bytes.fromhex("f002020501")).status == 5
     with pytest.raises(GattParseError, match="not an accelerometer start"):
         polar_pmd.parse_start(bytes.fromhex("0201"))
 
@@ -230,7 +245,7 @@ def test_polar_plain_and_compressed_frames() -> None:
     header = bytes.fromhex("020100000000000000")
     plain = header + bytes.fromhex("01e803000018fce903ffff17fc")
     assert polar_pmd.parse_frame(plain) == polar_pmd.AccFrame(
-        1, ((1000, 0, -1000), (1001, -1, -1001))
+        1, ((1000, 0, -1000), (1001, -1, -1001)), 0x01
     )
     # Reference (1000, 0, -1000), then one block of two samples with 3-bit deltas:
     # (+1, -1, +2) and (+3, 0, -4), packed least significant bit first.
@@ -255,4 +270,5 @@ def test_polar_plain_and_compressed_frames() -> None:
 )
 def test_polar_frames_round_trip(samples: list[tuple[int, int, int]], compressed: bool) -> None:
     frame = polar_pmd.build_frame(123, samples, compressed=compressed)
-    assert polar_pmd.parse_frame(frame) == polar_pmd.AccFrame(123, tuple(samples))
+    parsed = polar_pmd.parse_frame(frame)
+    assert (parsed.timestamp_ns, parsed.samples) == (123, tuple(samples))

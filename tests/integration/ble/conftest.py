@@ -116,7 +116,7 @@ def credited_spans(
 ) -> list[counters.StepSpan]:
     """The step spans the service's counter logic credits from a device's readings, in order."""
     state: counters.CounterState | None = None
-    spans = []
+    spans: list[counters.StepSpan] = []
     for reading in readings:
         if reading.device != device:
             continue
@@ -130,8 +130,7 @@ def credited_spans(
             )
             assert observation.outcome is not counters.Outcome.REJECTED, (reading, state)
             state = observation.state
-            if observation.span is not None:
-                spans.append(observation.span)
+            spans.extend(observation.spans)
     return spans
 
 

@@ -103,9 +103,13 @@ async def test_an_incompatible_wearable_backs_off_for_long(
     link = make_link(radio, clock, DeviceConfig("oops", "thingy52", address=strap.address))
     recorder = Recorder()
     async with running([link], recorder):
-        await recorder.wait_for(lambda: len(recorder.of(LinkState)) == 2)
+        # Up, down, and (issue 13) the problem with what to do, for the device's state.
+        await recorder.wait_for(lambda: len(recorder.of(LinkState)) == 3)
         await asyncio.sleep(0.05)
         assert link.phase is LinkPhase.BACKING_OFF
     reason = recorder.of(LinkState)[1].reason
     assert "profile 'thingy52'" in reason
+    problem = recorder.of(LinkState)[2].problem
+    assert problem is not None
+    assert "profile 'thingy52'" in problem
     assert strap.connections == 1

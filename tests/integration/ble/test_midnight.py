@@ -13,6 +13,7 @@ from devices.settings import DeviceConfig
 from monitor.clock import SimulatedClock
 from simulators.person import SimulatedPerson, Walk
 from simulators.radio import VirtualRadio
+from simulators.wearables.infinitime import InfiniTimePeripheral
 from tests.integration.ble.conftest import Recorder, credited_spans, make_link, running
 
 pytestmark = pytest.mark.timeout(30)
@@ -59,3 +60,36 @@ async def test_watch_counter_restarts_at_the_services_midnight(radio: VirtualRad
     before = sum(s.steps for s in spans if s.end <= MIDNIGHT)
     assert before >= last_of_day
     assert sum(s.steps for s in spans) == 250
+
+
+async def test_a_watch_that_resets_late_gives_each_day_what_was_walked_on_it(
+    radio: VirtualRadio,
+) -> None:
+    # Issue 13: the watch's counter resets 30 minutes after its midnight (asleep, or slow to
+    # notice the day), so from our midnight it goes on from yesterday's count. 300 steps before
+    # midnight, 200 at 00:10 (still yesterday's count on the watch), 300 after its reset.
+    # The old logic took the count seen after midnight for today's: 800 instead of 500.
+    clock = SimulatedClock(MIDNIGHT - timedelta(minutes=10), speed=1000)
+    walks = [
+        Walk(MIDNIGHT - timedelta(minutes=8), 3),
+        Walk(MIDNIGHT + timedelta(minutes=10), 2),
+        Walk(MIDNIGHT + timedelta(minutes=40), 3),
+    ]
+    person = SimulatedPerson(walks)
+    watch = await radio.add_wearable(
+        profile="infinitime", wearer=person, clock=clock, notify_interval_s=5.0
+    )
+    watch.as_(InfiniTimePeripheral, watch.peripheral).reset_delay = timedelta(minutes=30)
+    link = make_link(
+        radio, clock, DeviceConfig("watch", "infinitime", name=watch.name), zone=BERLIN
+    )
+    recorder = Recorder()
+    async with running([link], recorder):
+        await clock.sleep_until(MIDNIGHT + timedelta(minutes=50))
+        await recorder.wait_for_count("watch", lambda: watch.count)
+    totals = [s.total for s in recorder.of(StepCount)]
+    assert 500 in totals  # yesterday's count went on past our midnight
+    assert totals[-1] == 300
+    spans = credited_spans(recorder.readings, "watch", BERLIN)
+    assert sum(s.steps for s in spans if s.end <= MIDNIGHT) == 300
+    assert sum(s.steps for s in spans if s.start >= MIDNIGHT) == 500

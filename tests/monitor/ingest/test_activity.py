@@ -95,6 +95,22 @@ def test_device_status_follows_link_and_battery_readings() -> None:
     assert saved.status("p1", "watch") == status
 
 
+def test_a_setup_problem_shows_on_the_device_status_until_readings_flow() -> None:
+    # Issue 13: a failure that is not the radio's comes as LinkState(problem=what to do).
+    processor = ActivityProcessor(LONDON)
+    problem = "setting the wearable up failed: ...; this is not a radio problem: ..."
+    down = Reading("p1", "watch", T0, LinkState(False, "ValueError: x", problem=problem))
+    done = processor.process([down])
+    assert processor.status("p1", "watch").problem == problem
+    assert done.status_changed == {("p1", "watch")}
+    up = Reading("p1", "watch", T0 + timedelta(hours=1), LinkState(True, "connected"))
+    steps = Reading("p1", "watch", T0 + timedelta(hours=1), StepCount(10, CounterEpoch.LOCAL_DAY))
+    assert processor.status("p1", "watch").problem == problem
+    done = processor.process([up, steps])
+    assert processor.status("p1", "watch").problem is None
+    assert done.status_changed == {("p1", "watch")}
+
+
 def readings_of_a_morning() -> list[Reading]:
     """A watch that connects, counts a walk, drops out of range, comes back, and reboots."""
     out: list[Reading] = []
