@@ -77,6 +77,9 @@ class Outbox:
         Only within one run: a restarted service never repeats an acknowledged alert.
         """
         self._connections += 1
+        # paho resends what is in flight now: the watchdog's patience starts again.
+        now = asyncio.get_running_loop().time()
+        self._sent_at = dict.fromkeys(self._sent_at, now)
         self.wake()
         if self._connections == 1:
             return

@@ -83,3 +83,23 @@ async def test_an_outbox_nobody_sends_from_is_woken_with_a_log_line(
             "connected, but the outbox held alerts that were not being sent"
         ]
         assert any("outbox watchdog" in r.getMessage() for r in caplog.records)
+
+
+async def test_after_a_reconnect_the_watchdog_waits_its_full_time_again(tmp_path: Path) -> None:
+    broker = SilentBroker()
+    async with Store.open(tmp_path / "m.db") as store:
+        await store.add_alert(alert(1), "recovery/p1/alert", b"{}")
+        outbox = Outbox(store, broker, stalled_after_s=3600)  # type: ignore[arg-type]
+        task = asyncio.create_task(outbox.run())
+        try:
+            async with asyncio.timeout(10):
+                while not broker.sent:  # noqa: ASYNC110 - waiting for the send
+                    await asyncio.sleep(0.01)
+            outbox._sent_at = dict.fromkeys(outbox._sent_at, -1e9)  # in flight for ages
+            outbox.connected()  # a reconnect: paho resends it now
+            await outbox.look()
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+    assert broker.dropped == []
