@@ -382,7 +382,10 @@ class Intake:
             return {"duplicate": True}
         # What was reported is health data: only at debug level.
         log.info("%s: report %d stored", person, stored.id)
-        log.debug("%s: report %d is a %s report", person, stored.id, command.kind)
+        if isinstance(command, SymptomReported):
+            log.debug("%s: report %d is a symptom report: %s", person, stored.id, command.symptom)
+        else:
+            log.debug("%s: report %d is a %s report", person, stored.id, command.kind)
         self._on_change(person)
         return {"report": stored.id}
 
