@@ -3,9 +3,9 @@
 For SECONDS a flooder publishes, as fast as its client takes them, a mix of malformed commands
 (3 in 4) and valid pain reports with distinct ids (1 in 4), QoS 1, on `recovery/p1/report/pain`.
 Meanwhile a phone sends one valid function report every 100 ms with a response topic and
-times its answer. Afterwards every command the broker confirmed (PUBACK) to the flooder is
-accounted for: stored (its id is in the database) or refused (an answer on the error topic, or
-counted in a `rate_limited` summary). Also the service's peak memory (VmHWM). JSON.
+times its answer. Afterwards every command published is accounted for: stored once (its id
+is in the database) or refused (an answer on the error topic, or counted in a `rate_limited`
+summary); `flood_accounted` should equal `flood_published`. Also the service's peak memory (VmHWM). JSON.
 
 `python -m bench.command_flood [SECONDS] [QUEUE]` (default 30 s; QUEUE sets Mosquitto's
 `max_queued_messages`, default its own 1000: beyond it the broker drops what it confirmed).
@@ -124,10 +124,11 @@ async def measure(folder: Path, seconds: float, queue: int | None = None) -> dic
             await stop_service(service)
     latencies = [answers[name] - at for name, at in sent_at.items() if name in answers]
     with sqlite3.connect(folder / "monitor.db") as db:
-        stored = {
-            row[0].removeprefix("id:")
+        rows = [
+            str(row[0]).removeprefix("id:")
             for row in db.execute("SELECT dedup FROM report WHERE kind = 'pain'")
-        }
+        ]
+        stored = set(rows)
     accepted_by_broker = [
         i for i, code in enumerate(results) if code is not None and code < FAILURE
     ]
@@ -146,6 +147,8 @@ async def measure(folder: Path, seconds: float, queue: int | None = None) -> dic
         "flood_confirmed_by_broker": len(accepted_by_broker),
         "flood_valid_confirmed": valid_confirmed,
         "flood_valid_stored": len(stored & set(valid_ids)),
+        "stored_more_than_once": len(rows) - len(stored),
+        "flood_accounted": len(stored & set(valid_ids)) + refused_count,
         "flood_malformed_confirmed": malformed_confirmed,
         "refusals_accounted": refused_count,
         "phone_commands": len(sent_at),
