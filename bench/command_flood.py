@@ -5,7 +5,8 @@ For SECONDS a flooder publishes, as fast as its client takes them, a mix of malf
 Meanwhile a phone sends one valid function report every 100 ms with a response topic and
 times its answer. Afterwards every command published is accounted for: stored once (its id
 is in the database) or refused (an answer on the error topic, or counted in a `rate_limited`
-summary); `flood_accounted` should equal `flood_published`. Also the service's peak memory (VmHWM). JSON.
+summary); `flood_accounted` should equal `flood_published`. Also the service's peak memory
+(VmHWM). JSON.
 
 `python -m bench.command_flood [SECONDS] [QUEUE]` (default 30 s; QUEUE sets Mosquitto's
 `max_queued_messages`, default its own 1000: beyond it the broker drops what it confirmed).
