@@ -6,7 +6,6 @@ dropped, whether the first was sent or held back by the policy (monitor.recovery
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from collections.abc import Sequence
@@ -152,12 +151,10 @@ class Alerter:
 
 
 def _past(alert: StoredAlert) -> PastAlert:
-    data = json.loads(alert.payload).get("data", {})
-    device = data.get("device") if isinstance(data, dict) else None
     return PastAlert(
         alert.event_type,
         alert.created_at,
         alert.acked_at,
         alert.held_back is not None,
-        device if isinstance(device, str) else None,
+        alert.device,
     )

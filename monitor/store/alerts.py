@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from monitor.store.connection import Connection, _ts
 
@@ -23,6 +25,22 @@ class StoredAlert:
     payload: str
     acked_at: datetime | None
     held_back: str | None = None  # why the policy did not send it; None: sent
+
+    def body(self) -> dict[str, Any]:
+        """The stored payload decoded (an empty dict if it is not a JSON object): the one
+        place a stored alert is read back."""
+        try:
+            decoded = json.loads(self.payload)
+        except ValueError:
+            return {}
+        return decoded if isinstance(decoded, dict) else {}
+
+    @property
+    def device(self) -> str | None:
+        """The wearable the alert is about, if it names one."""
+        data = self.body().get("data")
+        device = data.get("device") if isinstance(data, dict) else None
+        return device if isinstance(device, str) else None
 
 
 @dataclass(frozen=True, slots=True)
