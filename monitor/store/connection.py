@@ -50,11 +50,12 @@ class Connection:
 
     @classmethod
     @contextlib.asynccontextmanager
-    async def open(cls, path: Path) -> AsyncIterator[Self]:
+    async def open(cls, path: Path, *, integrity_check: bool = False) -> AsyncIterator[Self]:
         """Open (creating 0600 if absent), check and migrate the database; close it on exit.
 
-        An existing file is checked first: a zero-length one, or one that fails SQLite's
-        `quick_check`, is refused (DamagedStoreError) and left untouched.
+        An existing zero-length file is refused (DamagedStoreError) and left untouched; with
+        `integrity_check` (the service, at start) so is one that fails SQLite's `quick_check`
+        (about 0.3 s for a year's file: docs/reliability.md; the short-lived commands skip it).
         """
         created = _create_private(path)
         if not created:
@@ -65,7 +66,7 @@ class Connection:
             raise StoreError(f"cannot open the database {path}: {exc}") from exc
         store = cls(path, db)
         try:
-            if not created:
+            if integrity_check and not created:
                 await store._quick_check()
             await store._prepare()
             yield store

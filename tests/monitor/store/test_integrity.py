@@ -57,7 +57,7 @@ async def test_random_bytes_over_two_pages_are_found_at_open_and_the_file_left_a
         file.write(noise)
     damaged = path.read_bytes()
     with pytest.raises(DamagedStoreError, match="not a usable recovery-monitor database"):
-        async with Store.open(path) as store:
+        async with Store.open(path, integrity_check=True) as store:
             await store.add_report("p1", "pain", NOON, NOON, {"score": 3}, "new", None)
     assert path.read_bytes() == damaged, "nothing was written into the damaged file"
 
