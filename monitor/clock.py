@@ -39,6 +39,10 @@ class SystemClock:
         """Sleep for `seconds` of real time."""
         await asyncio.sleep(max(seconds, 0.0))
 
+    def monotonic(self) -> float:
+        """Seconds on a clock that never steps (to see the wall clock step against it)."""
+        return time.monotonic()
+
 
 @dataclass(order=True)
 class _Sleeper:
@@ -63,6 +67,7 @@ class SimulatedClock:
         self._origin = start.astimezone(UTC)
         self._speed = speed
         self._jumped_s = 0.0
+        self._stepped_s = 0.0  # of _jumped_s, what `step` moved (the wall clock alone)
         self._real_origin = time.monotonic()
         self._sleepers: list[_Sleeper] = []
         self._seq = itertools.count()
@@ -77,6 +82,11 @@ class SimulatedClock:
         """The current virtual time, in UTC."""
         running = (time.monotonic() - self._real_origin) * self._speed
         return self._origin + timedelta(seconds=self._jumped_s + running)
+
+    def monotonic(self) -> float:
+        """Virtual seconds elapsed, steps left out: what a monotonic clock would read."""
+        running = (time.monotonic() - self._real_origin) * self._speed
+        return running + self._jumped_s - self._stepped_s
 
     async def sleep_until(self, deadline: datetime) -> None:
         """Return once virtual time has reached `deadline`."""
@@ -106,6 +116,7 @@ class SimulatedClock:
         it ends the wait), while sleeping for a duration does not notice it.
         """
         self._jumped_s += seconds
+        self._stepped_s += seconds
         moved = timedelta(seconds=seconds)
         for sleeper in self._sleepers:
             if sleeper.relative:

@@ -33,6 +33,9 @@ _ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 _CLOCK_TIME = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 _ADDRESS = re.compile(r"^([0-9A-Fa-f]{2}:){5}[0-9A-Fa-f]{2}$")
 _TOPIC_SEGMENT = re.compile(r"^[^/+#\x00]+(/[^/+#\x00]+)*$")
+# The base topic is also never a system topic ('$'), nor holds control characters, which a
+# broker's ACL and a person reading the log would see differently.
+_BASE_TOPIC_FORBIDDEN = re.compile(r"[$\x00-\x1f\x7f]")
 
 
 T = TypeVar("T")
@@ -188,8 +191,12 @@ class ConfigReader:
         host = self.get(raw, "host", str, "localhost")
         port = self.int_in(raw, "port", 1883, 1, 65535)
         base = self.get(raw, "base_topic", str, "recovery")
-        if not _TOPIC_SEGMENT.match(base):
-            self.problem("base_topic", "must be a topic without wildcards, or leading/trailing '/'")
+        if not _TOPIC_SEGMENT.match(base) or _BASE_TOPIC_FORBIDDEN.search(base):
+            self.problem(
+                "base_topic",
+                "must be a topic without wildcards (+ #), '$', control characters, "
+                "or leading/trailing '/'",
+            )
         prefix = self.get(raw, "discovery_prefix", str, "homeassistant")
         if prefix and not _TOPIC_SEGMENT.match(prefix):
             self.problem("discovery_prefix", 'must be a topic without wildcards, or "" for none')
@@ -200,6 +207,8 @@ class ConfigReader:
         password_file = self.path(raw, "password_file", must_exist=True)
         if password_file is not None and username is None:
             self.problem("password_file", "is set but username is not")
+        if password_file is not None and password_file.is_file() and not _first_line(password_file):
+            self.problem("password_file", f"{password_file} is empty: put the password on line 1")
         tls = self.get(raw, "tls", bool, False)
         ca_file = self.path(raw, "ca_file", must_exist=True)
         cert_file = self.path(raw, "cert_file", must_exist=True)
@@ -447,3 +456,12 @@ def _describe(value: Any) -> str:
     if isinstance(value, list):
         return "a list"
     return f"{type(value).__name__} {value!r}"
+
+
+def _first_line(path: Path) -> str:
+    """The first line of a small text file, or "" if it has none (or cannot be read)."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return "-"  # unreadable: reported where it is read, with the reason
+    return lines[0] if lines else ""

@@ -7,7 +7,14 @@ from dataclasses import dataclass
 
 from devices.errors import MonitorError, ParseError
 
-__all__ = ["ConfigError", "ConfigProblem", "MonitorError", "ParseError", "StoreError"]
+__all__ = [
+    "ConfigError",
+    "ConfigProblem",
+    "DamagedStoreError",
+    "MonitorError",
+    "ParseError",
+    "StoreError",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,3 +40,7 @@ class ConfigError(MonitorError):
 
 class StoreError(MonitorError):
     """The database cannot be used; the message says what to do about it."""
+
+
+class DamagedStoreError(StoreError):
+    """The database file is damaged: the service stops rather than write into it or loop."""

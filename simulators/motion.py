@@ -58,11 +58,13 @@ NON_WALKING: tuple[Activity, ...] = (
 
 @dataclass(frozen=True, slots=True)
 class Segment:
-    """`seconds` of one activity; `cadence_spm` is used by walking only."""
+    """`seconds` of one activity; `cadence_spm` and `turns_at_s` are used by walking only."""
 
     activity: Activity
     seconds: float
     cadence_spm: float = 100.0
+    turns_at_s: tuple[float, ...] = ()
+    """Times (s from the segment's start) at which the walker makes a U-turn without stopping."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +77,11 @@ class Sampling:
     dropouts_per_min: float = 0.0
     dropout_s: float = 0.25
     """Mean length of a lost stretch (exponentially distributed)."""
+    lowpass: float = 0.35
+    """Cut-off of the sensor's low-pass before sampling, as a fraction of its rate (most
+    sensors filter at about a third of it); 0 for none: samples are picked from the motion as
+    it is, impacts and all, and what lies above half the rate folds down (cheap wrist devices,
+    and decimation by dropping samples)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +100,27 @@ class Walker:
     """Scales arm swing (guarded gait with back pain swings the arms less)."""
     second_harmonic: float = 0.35
     """Relative strength of the vertical second harmonic (the double bump of each step)."""
+    arm_offset_deg: float = 0.0
+    """Forward angle the forearm swings about (0: hanging straight). A bent elbow tilts the
+    swing, so its pull has a vertical part at the stride frequency: at the wrist the norm's
+    strongest rhythm is then the stride, half the step rate."""
+
+    @classmethod
+    def shuffler(cls) -> Walker:
+        """A guarded, slow, shuffling gait (acute back pain): feeble, irregular, arms held."""
+        return cls(
+            stride_cv=0.06,
+            step_asymmetry=0.08,
+            impact_asymmetry=0.3,
+            vigour=0.5,
+            arm_swing=0.3,
+            second_harmonic=0.5,
+        )
+
+    @classmethod
+    def arm_swinger(cls) -> Walker:
+        """A slow walker whose watch sees mostly the arm's swing at the stride frequency."""
+        return cls(vigour=0.6, arm_swing=1.5, arm_offset_deg=35.0)
 
     @classmethod
     def from_seed(cls, rng: np.random.Generator) -> Walker:
@@ -140,6 +168,7 @@ class _Context:
     tau: Array  # fine grid times from the segment start
     seconds: float
     cadence: float
+    turns_at: tuple[float, ...]
     placement: Placement
     walker: Walker
     rng: np.random.Generator
@@ -166,7 +195,9 @@ def simulate(
     for segment in segments:
         n = max(2, round(segment.seconds * _FINE_HZ))
         tau = np.arange(n) / _FINE_HZ
-        ctx = _Context(tau, segment.seconds, segment.cadence_spm, placement, walker, rng)
+        ctx = _Context(
+            tau, segment.seconds, segment.cadence_spm, segment.turns_at_s, placement, walker, rng
+        )
         acc, rot, seg_steps = _GENERATORS[segment.activity](ctx)
         # What the device measures: kinematic acceleration plus 1 g up, in its own frame.
         world = acc + np.array([0.0, 0.0, 1.0])
@@ -179,9 +210,10 @@ def simulate(
     fine_t = np.concatenate(time_parts)
     fine = np.concatenate(fine_parts)
     t = _sample_times(start_s, begin, sampling, rng)
-    # The sensor's output stage low-passes at about a third of its rate, as real ones do.
-    cutoff = min(0.35 * sampling.rate_hz, 0.45 * _FINE_HZ)
-    sos = signal.butter(4, cutoff, fs=_FINE_HZ, output="sos")
+    # The sensor's output stage low-passes at about a third of its rate, as most real ones do;
+    # without it only the fine grid's own limit remains.
+    cutoff = sampling.lowpass * sampling.rate_hz if sampling.lowpass > 0 else 0.45 * _FINE_HZ
+    sos = signal.butter(4, min(cutoff, 0.45 * _FINE_HZ), fs=_FINE_HZ, output="sos")
     fine = signal.sosfiltfilt(sos, fine, axis=0)
     xyz = np.column_stack([np.interp(t, fine_t, fine[:, i]) for i in range(3)])
     gain = 1.0 + rng.normal(0.0, _GAIN_ERROR, 3)
@@ -335,7 +367,38 @@ def _step_times(ctx: _Context) -> Array:
     return np.array(times)
 
 
+# Heel strikes are sharp: 10-20 ms jolts that carry more acceleration than the step's bounce.
+# In real recordings the norm's RMS above 6.25 Hz is 0.34-1.2 times its RMS in the gait band
+# (0.4-4 Hz) at the lower back (IPOL, median 0.68), 0.8-1.1 in trouser pockets and 0.1-0.45
+# elsewhere on the body (Oxford); tests/simulators/test_motion.py keeps the simulator in range.
+_IMPACT_WIDTH_S = 0.012
+_IMPACT_SHARE = 4.0
+_TURN_S = 1.8  # a U-turn at usual speed (IPOL lower-back trials: 1.4-2.4 s)
+_TURN_GAIN = 0.35
+
+
+def _bump(tau: Array, centre: float, width: float) -> Array:
+    """A smooth 0-1-0 window `width` s wide centred on `centre` (raised cosine)."""
+    x = np.clip((tau - centre) / width, -0.5, 0.5)
+    out: Array = 0.5 + 0.5 * np.cos(2 * np.pi * x)
+    return out
+
+
 def _walk(ctx: _Context) -> tuple[Array, Array, Array]:
+    acc, rot, strikes = _walk_straight(ctx)
+    if not ctx.turns_at:
+        return acc, rot, strikes
+    yaw = np.zeros(ctx.tau.size)
+    for at in ctx.turns_at:
+        yaw += np.pi * _min_jerk_pos(ctx.tau, at - _TURN_S / 2, _TURN_S)
+    # The body, and the device with it, turns about the vertical: world-frame motion after the
+    # turn runs the other way.
+    turn = _axis_rotation(2, yaw)
+    acc = np.einsum("nij,nj->ni", turn, acc)
+    return acc, np.einsum("nij,njk->nik", turn, rot), strikes
+
+
+def _walk_straight(ctx: _Context) -> tuple[Array, Array, Array]:
     rng, w, tau = ctx.rng, ctx.walker, ctx.tau
     strikes = _step_times(ctx)
     if strikes.size < 2:
@@ -365,6 +428,12 @@ def _walk(ctx: _Context) -> tuple[Array, Array, Array]:
     per_step[::2] *= 1.0 + w.impact_asymmetry / 2
     per_step[1::2] *= 1.0 - w.impact_asymmetry / 2
     envelope = np.interp(phase, knots, per_step)
+    # U-turns: for about 1.8 s (three or four steps) the steps are short and pivoting, the
+    # trunk bounces about a third as much (a tenth of the energy), and the body yaws 180 degrees.
+    turning = np.zeros(tau.size)
+    for at in ctx.turns_at:
+        turning = np.maximum(turning, _bump(tau, at, _TURN_S))
+    envelope = envelope * (1.0 - (1.0 - _TURN_GAIN) * turning)
     p2 = 2 * np.pi * phase
     h2_phase = rng.uniform(0, 2 * np.pi)
     a_v = vertical * envelope * (np.cos(p2) + w.second_harmonic * np.cos(2 * p2 + h2_phase))
@@ -373,7 +442,7 @@ def _walk(ctx: _Context) -> tuple[Array, Array, Array]:
     trunk = np.column_stack([a_ap, a_ml, a_v])
 
     side = np.where(np.arange(strikes.size) % 2 == 0, 1.0, -1.0)  # +1 the device's side
-    width = 0.03
+    width = _IMPACT_WIDTH_S
     n = tau.size
     own = np.zeros(n)
     other = np.zeros(n)
@@ -381,12 +450,18 @@ def _walk(ctx: _Context) -> tuple[Array, Array, Array]:
         lo, hi = np.searchsorted(tau, [s - 4 * width, s + 4 * width])
         pulse = gain * np.exp(-0.5 * ((tau[lo:hi] - s) / width) ** 2)
         (own if sd > 0 else other)[lo:hi] += pulse
-    impact_g = 0.6 * vertical * w.vigour
+    impact_g = _IMPACT_SHARE * vertical * w.vigour
+    # Turning steps are short pivots: their heel strikes soften as much as the bounce.
+    softened = 1.0 - (1.0 - _TURN_GAIN) * turning
+    own *= softened
+    other *= softened
 
     if ctx.placement is Placement.WRIST:
         return _walk_wrist(ctx, trunk, phase, rate, ramp, impact_g * (own + other), strikes)
     if ctx.placement is Placement.POCKET:
-        impacts = impact_g * (1.5 * own + 0.5 * other)
+        # The thigh takes the heel strike undamped by the spine: about twice the trunk's jolt
+        # (phones in trouser pockets, Oxford: power above 6.25 Hz as large as the gait band's).
+        impacts = 2.0 * impact_g * (1.5 * own + 0.5 * other)
         return _walk_pocket(ctx, trunk, phase, rate, ramp, impacts, strikes)
     if ctx.placement is Placement.HIP:
         trunk[:, 2] += impact_g * (1.3 * own + 0.7 * other)
@@ -427,7 +502,7 @@ def _walk_wrist(
     rng, w = ctx.rng, ctx.walker
     amplitude = ramp * np.deg2rad(18.0) * w.arm_swing * min(1.5, (ctx.cadence / 110.0) ** 1.5)
     stride = np.pi * phase + rng.uniform(0, 2 * np.pi)
-    angle = amplitude * np.sin(stride)
+    angle = amplitude * np.sin(stride) + np.deg2rad(w.arm_offset_deg)
     velocity = amplitude * np.cos(stride) * np.pi * rate
     accel = -amplitude * np.sin(stride) * (np.pi * rate) ** 2
     arm = _pendulum(angle, velocity, accel, 0.65, axis=0)

@@ -1,10 +1,13 @@
-"""Real recordings with ground truth (the Oxford step counter validation set), for tests, benches.
+"""Real recordings with step ground truth, for tests and benches.
 
-The files lie beside the project, in `../shared/data/`; their format is not the `analyze` one.
+The Oxford step counter validation set (phones, ~100 Hz) and the IPOL lower-back dev trials
+(100 Hz, every footstep annotated). The files lie beside the project, in `../shared/data/`;
+their format is not the `analyze` one.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,6 +44,50 @@ def load_validation(directory: Path = VALIDATION) -> list[ValidationRecording]:
                 truth=int(a[:, 5].max()),
                 app=int(a[:, 4].max()),
                 hardware=int(a[:, 6].max()) or None,
+            )
+        )
+    return out
+
+
+IPOL_LUMBAR = REPO.parent / "shared" / "data" / "ipol-lumbar-dev"
+IPOL_RATE_HZ = 100.0
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class LumbarTrial:
+    """One IPOL lower-back trial: times (s), acceleration (g), true steps, walk and U-turn (s)."""
+
+    name: str
+    subject: int
+    t: NDArray[np.float64]
+    xyz: NDArray[np.float64]
+    truth: int
+    walk: tuple[float, float]
+    uturn: tuple[float, float]
+
+
+def load_lumbar(directory: Path = IPOL_LUMBAR) -> list[LumbarTrial]:
+    """The `S-T_lb.txt` files (100 Hz, m/s^2) with their `S-T.json` footstep annotations.
+
+    The true count is the number of annotated footsteps, left plus right (the data's README).
+    Time is the packet counter over the rate: the sensor lost packets (up to 80 ms in a row),
+    and the annotations count packets, not rows.
+    """
+    out = []
+    for meta_path in sorted(directory.glob("*.json")):
+        meta = json.loads(meta_path.read_text())
+        raw = np.loadtxt(directory / f"{meta_path.stem}_lb.txt", skiprows=2, ndmin=2)
+        walk = meta["TrialBoundaries"]
+        uturn = meta["UTurnBoundaries"]
+        out.append(
+            LumbarTrial(
+                name=meta_path.stem,
+                subject=int(meta["Subject"]),
+                t=raw[:, 0] / IPOL_RATE_HZ,
+                xyz=raw[:, 1:4] / STANDARD_GRAVITY,
+                truth=len(meta["LeftFootEvents"]) + len(meta["RightFootEvents"]),
+                walk=(walk[0] / IPOL_RATE_HZ, walk[1] / IPOL_RATE_HZ),
+                uturn=(uturn[0] / IPOL_RATE_HZ, uturn[1] / IPOL_RATE_HZ),
             )
         )
     return out

@@ -1,11 +1,12 @@
 """From per-second verdicts to bouts: confirm, bridge turns, find where walking began and ended.
 
 Each second of signal gets one verdict from the 5 s window centred on it: a step period, or
-not walking. A window is only judged walking when walking fills it, so the first and last
-walking verdicts of a walk lie about two seconds inside it; the seconds between are taken back
-by their energy (a second in which the person still walked moves the sensor about as much as
-the walking seconds next to it). Steps are laid out by integrating the cadence: a step each
-time the step phase passes a whole number.
+not walking. A window is judged walking when walking fills its active span (at least 3 of its
+5 s, its own second among them), so the first and last walking verdicts of a walk lie up to a
+second or two inside it; the seconds between are taken back by their energy (a second in which
+the person still walked moves the sensor about as much as the walking seconds next to it, a
+second walked in part proportionally less). Steps are laid out by integrating the cadence: a
+step each time the step phase passes a whole number.
 """
 
 from __future__ import annotations
@@ -16,28 +17,48 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from monitor.gait.codec import GaitStateError, StateReader, StateWriter
+from monitor.gait.periodicity import MIN_SECOND_SHARE
 from monitor.gait.resample import GRID_HZ
 
-# A run of walking seconds becomes a bout once it is this long: with the 5 s window, about
-# 8 s of walking (10-15 steps at a usual cadence). Shorter runs are too often chance rhythm in
-# vehicle vibration or a gesture that happens to repeat.
+# A run of walking seconds becomes a bout once it is MIN_BOUT_S long, or MICRO_BOUT_S long
+# when it is a whole walk: still before it and after it (its neighbouring seconds carry under
+# MIN_SECOND_SHARE of its energy, as a window's inactive seconds do). A window is judged walking
+# once walking fills at least 3 of its 5 seconds including its own (periodicity.py), so a walk
+# of 3 s, four or five steps at 80-100 steps/min (Mobilise-D counts micro-bouts from two
+# strides), gives three walking seconds. Three seconds of rhythm inside ongoing motion are too
+# often chance (a car's suspension matches itself for a few seconds); a micro-walk from
+# standing to standing is what people recovering from back pain take around the home.
 MIN_BOUT_S = 4
+MICRO_BOUT_S = 3
 
-# A turn, a kerb or a stumble breaks the rhythm for a second or two while the person keeps
-# stepping: up to this many seconds without an agreeing verdict are bridged when the cadence on
-# both sides agrees.
+# A kerb or a stumble breaks the rhythm for a second or two while the person keeps stepping:
+# up to this many seconds without an agreeing verdict are bridged when the cadence on both
+# sides agrees.
 MAX_BRIDGE_S = 2
+
+# A turn (a U-turn takes 1.5-2.5 s) spoils the rhythm of every 5 s window that holds any of
+# it: up to one window's length more of seconds without a verdict. Such a gap is bridged as
+# well when each of its seconds still moves the body (at least TURN_SHARE of the energy of the
+# bout's latest walking seconds: turning steps are about a third as vigorous as straight
+# ones, a tenth of the energy; standing still carries under 1%), so a stop is not bridged.
+MAX_TURN_S = 5
+TURN_SHARE = 0.03
 
 # Adjacent seconds of one bout may differ in cadence by at most this ratio: the 5 s windows
 # overlap by 80%, so a real change of pace moves the estimate by far less in one second; a
 # larger jump is a misread (a stride taken for a step or the reverse) or another activity.
 MAX_CADENCE_RATIO = 1.25
 
-# At a bout's edges, seconds carrying at least this share of the energy of the bout's nearest
-# walking seconds are walking too, up to the reach of the half window (2.5 s) plus a second.
-# The first step of a walk moves the body about half as much as steady walking (a quarter of
-# the energy), and a second may hold only half of it; standing still carries under 1%.
-EDGE_SHARE = 0.15
+# At a bout's edges, seconds carrying at least EDGE_SHARE of the energy of the bout's nearest
+# walking seconds hold walking too, up to the reach of the half window (2.5 s) plus a second;
+# standing still carries under 1%. How much of such a second was walked is read from its
+# energy: a second walked throughout carries at least EDGE_FULL_SHARE (steady seconds vary by
+# about a third, and the first and last steps of a walk move the body about half as much as
+# the others, a quarter of the energy), a second walked for part of its length proportionally
+# less. Whole seconds would misplace each edge by half a second, a step, on average: as much
+# as a 4-step walk's tolerance.
+EDGE_SHARE = 0.05
+EDGE_FULL_SHARE = 0.25
 EDGE_REACH_S = 3
 
 # Lost BLE packets leave holes in the signal. A walk that goes on at the same cadence on both
@@ -46,11 +67,32 @@ MAX_HOLE_S = 2
 
 _BINS_PER_S = GRID_HZ
 _REF_SECONDS = 4  # walking seconds whose energy is the reference at an edge
-_KEEP_ENERGY_S = EDGE_REACH_S + MAX_BRIDGE_S + MIN_BOUT_S + 2
+_KEEP_ENERGY_S = EDGE_REACH_S + MAX_TURN_S + MIN_BOUT_S + 2
 
 
 def _alike(a: float, b: float) -> bool:
     return a <= b * MAX_CADENCE_RATIO and b <= a * MAX_CADENCE_RATIO
+
+
+def _same_octave(p: float, ref: float) -> float:
+    """`p` moved to the octave of the bout's cadence `ref` when it is twice or half of it.
+
+    Inside a walk the cadence does not double or halve from one second to the next: such a
+    verdict read a stride as one step (or one step as a stride), and is that cadence.
+    """
+    if _alike(p, ref):
+        return p
+    if _alike(0.5 * p, ref):
+        return 0.5 * p
+    if _alike(2.0 * p, ref):
+        return 2.0 * p
+    return p
+
+
+def _walked_bins(length: int, energy: float, ref: float) -> int:
+    """How many bins of an edge piece `length` bins long were walked, from its energy."""
+    share = energy / ref if ref > 0 else 1.0
+    return max(1, min(length, round(length * share / EDGE_FULL_SHARE)))
 
 
 Piece = tuple[int, int, float]
@@ -154,20 +196,28 @@ class BoutTracker:
         """
         if lead is not None:
             self._lead = lead
+        energy = self._energy
         for p, e in zip(periods, energies, strict=True):
             s = self._next_s
             self._next_s = s + 1
             if self._suspended:
                 self._resume_or_finish(p)
-            self._energy[s] = e
-            self._energy.pop(s - _KEEP_ENERGY_S, None)
-            if not math.isnan(p):
-                self._walking(s, p, e)
+            energy[s] = e
+            energy.pop(s - _KEEP_ENERGY_S, None)
+            if p == p:  # not NaN
+                if self._in_bout and _alike(p, self._last_p) and not self._gap:
+                    self._walk_on(s, p, e)  # the common case, inlined for speed
+                else:
+                    self._walking(s, p, e)
             elif self._in_bout:
                 self._odd(s)
+            elif not self._run_p:
+                continue  # nothing under way: sitting, standing, most of a day
+            elif self._whole_micro_walk(e):
+                self._confirm()
+                self._odd(s)
             else:
-                self._run_p.clear()
-                self._run_e.clear()
+                self._run_hole(e)
 
     def end_segment(self, end_bin: int, tail: list[Piece]) -> None:
         """End the open stretch at `end_bin`; `tail` are the pieces after the last verdict.
@@ -221,6 +271,7 @@ class BoutTracker:
 
     def _walking(self, s: int, p: float, e: float) -> None:
         if self._in_bout:
+            p = _same_octave(p, self._last_p)
             if not _alike(p, self._last_p):
                 self._odd(s, p, e)
                 return
@@ -233,20 +284,69 @@ class BoutTracker:
                 self._gap = 0
                 self._run_p.clear()
                 self._run_e.clear()
-            self._walk_second(s, p)
-            self._last_s = s
-            self._last_p = p
-            self._core = [*self._core[1 - _REF_SECONDS :], e]
+            self._walk_on(s, p, e)
             return
-        if self._run_p and _alike(p, self._run_p[-1]):
+        last = self._run_p[-1] if self._run_p else math.nan
+        if math.isnan(last) and len(self._run_p) > 1:
+            last = self._run_p[-2]  # the run's latest verdict, before its hole
+        if not math.isnan(last) and _alike(p, last):
             self._run_p.append(p)
             self._run_e.append(e)
+        elif len(self._run_p) > 1 and not math.isnan(self._run_p[-1]):
+            self._run_hole(e)  # one second that disagrees: a hole in the run, not its end
+            return
         else:
             self._run_start = s
             self._run_p = [p]
             self._run_e = [e]
-        if len(self._run_p) >= MIN_BOUT_S:
+        # Each hole costs the run one more agreeing second: chance rhythm (a vehicle's
+        # suspension) also comes and goes.
+        holes = sum(math.isnan(q) for q in self._run_p)
+        if len(self._run_p) - holes >= MIN_BOUT_S + holes:
             self._confirm()
+
+    def _whole_micro_walk(self, e: float) -> bool:
+        """Whether the run, now followed by a second of energy `e` without a verdict, is a walk.
+
+        A short run counts when it is a whole walk: still before it and now still after it.
+        """
+        run = self._run_p
+        if len(run) != MICRO_BOUT_S or any(math.isnan(q) for q in run):
+            return False
+        still = MIN_SECOND_SHARE * sum(self._run_e) / len(self._run_e)
+        before = self._energy.get(self._run_start - 1)
+        return e < still and before is not None and before < still
+
+    def _run_hole(self, e: float) -> None:
+        """A second without an agreeing verdict while no bout is open.
+
+        One such second inside a run keeps it (a 5 s window that holds a stumble, a misread
+        octave, or an aliased impact at a low rate fails alone); a second one ends it.
+        """
+        if self._run_p and not any(math.isnan(q) for q in self._run_p):
+            self._run_p.append(math.nan)
+            self._run_e.append(e)
+        else:
+            # A second hole, in a row or not: rhythm that comes and goes is not a walk starting
+            # (and a run stays bounded, for the saved state).
+            self._run_p.clear()
+            self._run_e.clear()
+
+    def _walk_on(self, s: int, p: float, e: float) -> None:
+        """Second `s` of an open bout walked at step period `p`, its energy `e`."""
+        start = _BINS_PER_S * s
+        out = self._out
+        out.starts.append(start)
+        out.ends.append(start + _BINS_PER_S)
+        out.periods.append(p)
+        out.phases.append(self._phase)
+        self._phase += _BINS_PER_S / (GRID_HZ * p)
+        self._last_s = s
+        self._last_p = p
+        core = self._core
+        core.append(e)
+        if len(core) > _REF_SECONDS:
+            del core[0]
 
     def _odd(self, s: int, p: float | None = None, e: float = 0.0) -> None:
         """A second inside a bout without an agreeing verdict (none, or a cadence that jumps)."""
@@ -261,16 +361,20 @@ class BoutTracker:
             self._run_p = [p]
             self._run_e = [e]
         self._gap += 1
-        if self._gap > MAX_BRIDGE_S:
+        if self._gap > MAX_BRIDGE_S and (self._gap > MAX_TURN_S or self._stopped(s)):
             self._close(None)
             if len(self._run_p) >= MIN_BOUT_S:
                 self._confirm()
 
+    def _stopped(self, s: int) -> bool:
+        """Whether any second of the gap up to `s` was too quiet to be a turn: a stop."""
+        threshold = TURN_SHARE * sum(self._core) / max(1, len(self._core))
+        return any(self._energy.get(k, 0.0) < threshold for k in range(self._last_s + 1, s + 1))
+
     def _confirm(self) -> None:
         first = self._run_start
-        threshold = (
-            EDGE_SHARE * sum(self._run_e[:_REF_SECONDS]) / min(_REF_SECONDS, len(self._run_e))
-        )
+        ref = sum(self._run_e[:_REF_SECONDS]) / min(_REF_SECONDS, len(self._run_e))
+        threshold = EDGE_SHARE * ref
         # Reach back over the seconds before the run, then over the segment's lead.
         start = _BINS_PER_S * first
         reach = start - _BINS_PER_S * EDGE_REACH_S
@@ -280,16 +384,20 @@ class BoutTracker:
                 back.extend(reversed(self._lead))
                 break
             back.append((_BINS_PER_S * s, _BINS_PER_S * (s + 1), self._energy.get(s, 0.0)))
-        for a, _, e in back:
+        for a, b, e in back:
             if e < threshold or a < max(reach, self._free_bin):
                 break
-            start = a
+            start = b - _walked_bins(b - a, e, ref)
+            if start > a:
+                break
         self._phase = 0.5
         self._in_bout = True
         self._bout_start = start
         self._walk_span(start, _BINS_PER_S * first, self._run_p[0])
         for i, p in enumerate(self._run_p):
-            self._walk_second(first + i, p)
+            # A hole lies between two verdicts of the run: it walks at their mean.
+            q = 0.5 * (self._run_p[i - 1] + self._run_p[i + 1]) if math.isnan(p) else p
+            self._walk_second(first + i, q)
         self._last_s = first + len(self._run_p) - 1
         self._last_p = self._run_p[-1]
         self._core = self._run_e[-_REF_SECONDS:]
@@ -331,12 +439,14 @@ class BoutTracker:
 
     def _reach(self, pieces: list[Piece], end: int, limit: int) -> int:
         """Walk on from bin `end` over the pieces that carry walking energy, up to `limit`."""
-        threshold = EDGE_SHARE * sum(self._core) / max(1, len(self._core))
+        ref = sum(self._core) / max(1, len(self._core))
         for a, b, e in pieces:
-            if e < threshold or b > limit:
+            if e < EDGE_SHARE * ref or b > limit:
                 break
-            self._walk_span(a, b, self._last_p)
-            end = b
+            end = a + _walked_bins(b - a, e, ref)
+            self._walk_span(a, end, self._last_p)
+            if end < b:
+                break
         return end
 
     def _finish(self, end: int) -> None:
@@ -410,7 +520,7 @@ class BoutTracker:
         self._in_segment = bool(in_segment)
         self._in_bout = bool(in_bout)
         self._phase, self._last_p = r.floats(2)
-        limit = MIN_BOUT_S + MAX_BRIDGE_S
+        limit = MIN_BOUT_S + MAX_TURN_S
         self._run_p = r.float_array(limit).tolist()
         self._run_e = r.float_array(limit).tolist()
         self._core = r.float_array(_REF_SECONDS).tolist()

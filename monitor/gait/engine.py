@@ -29,6 +29,14 @@ _LEAD_BINS = (WINDOW_BINS - GRID_HZ) // 2
 _OWN_BLOCK = _LEAD_BINS // GRID_HZ  # the block of a window that is the second it judges
 _STATE_BUFFER_LIMIT = 4 * WINDOW_BINS
 
+# The rhythm of gait moves the norm by up to about half a g at the trunk and thigh; what goes
+# beyond is the spike of an impact (a heel strike, a phone knocking in a pocket), 20-50 ms
+# long. At a low rate a device without an anti-alias filter catches such a spike at random,
+# and folded down it becomes noise in the gait band: clipped, it weighs no more than the swing.
+CLIP_G = 0.5
+_CLIP_LO = round((1.0 - CLIP_G) * FIXED_POINT_ONE_G)
+_CLIP_HI = round((1.0 + CLIP_G) * FIXED_POINT_ONE_G)
+
 
 def fixed_point_norm(xyz: NDArray[np.float64]) -> NDArray[np.int64]:
     """The Euclidean norm of each row (in g), in fixed point."""
@@ -78,7 +86,7 @@ class GaitEngine:
         if bins.size == 0:
             return
         self._book.add_samples(bins, fixed)
-        for run in self._resampler.push(bins, fixed):
+        for run in self._resampler.push(bins, np.clip(fixed, _CLIP_LO, _CLIP_HI)):
             self._take_run(run)
         if self._resampler.gap_pending:
             self._end_segment()

@@ -10,6 +10,7 @@ broker until we are back.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import socket
 import ssl
@@ -248,6 +249,18 @@ class MqttClient:
         # queued behind this code on the event loop, so registering now is never too late.
         self._pending[info.mid] = (topic, future)
         return future
+
+    def drop_connection(self, reason: str) -> None:
+        """Close the socket under a connection that is up but stuck; paho reconnects by itself.
+
+        For the liveness watchdog (monitor.mqtt.outbox): a clean disconnect would stop paho's
+        reconnecting, a closed socket is handled as a lost broker.
+        """
+        sock = self._client.socket()
+        if isinstance(sock, socket.socket):
+            log.warning("dropping the MQTT connection to recover: %s", reason)
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
 
     def fits(self, topic: str, payload: bytes, *, qos: int = 1) -> bool:
         """Whether a message (without properties) is within the broker's Maximum Packet Size."""

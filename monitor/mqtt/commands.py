@@ -13,7 +13,8 @@ import re
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from enum import StrEnum
+from typing import Any, Literal
 
 from monitor.errors import ParseError
 from monitor.recovery.symptoms import SymptomKind
@@ -40,44 +41,157 @@ _ALERT_ID = re.compile(r"^[0-9A-HJKMNP-TV-Z]{26}$")
 # Control characters other than tab and newline have no place in a note.
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
-# Every code a rejection can carry: stable, for machines (docs/mqtt.md explains each).
-ERROR_CODES = (
-    "bad_topic",
-    "unknown_person",
-    "bad_response_topic",
-    "too_large",
-    "invalid_utf8",
-    "invalid_json",
-    "missing_field",
-    "invalid_field",
-    "unknown_field",
-    "out_of_range",
-    "unknown_symptom",
-    "in_future",
-    "too_old",
-    "unknown_alert",
-    "rate_limited",
-)
+# Numbers beyond this are refused before any arithmetic (every range here is far smaller), so a
+# 400-digit integer is `out_of_range`, not an OverflowError when compared with a float.
+MAX_MAGNITUDE = 10**9
+
+
+class ErrorCode(StrEnum):
+    """Every code a rejection can carry: stable, for machines (docs/mqtt.md explains each)."""
+
+    BAD_TOPIC = "bad_topic"
+    UNKNOWN_PERSON = "unknown_person"
+    BAD_RESPONSE_TOPIC = "bad_response_topic"
+    TOO_LARGE = "too_large"
+    INVALID_UTF8 = "invalid_utf8"
+    INVALID_JSON = "invalid_json"
+    MISSING_FIELD = "missing_field"
+    INVALID_FIELD = "invalid_field"
+    UNKNOWN_FIELD = "unknown_field"
+    OUT_OF_RANGE = "out_of_range"
+    UNKNOWN_SYMPTOM = "unknown_symptom"
+    IN_FUTURE = "in_future"
+    TOO_OLD = "too_old"
+    UNKNOWN_ALERT = "unknown_alert"
+    RATE_LIMITED = "rate_limited"
+    RETAINED_COMMAND = "retained_command"
+    STORAGE_UNAVAILABLE = "storage_unavailable"
+    INTERNAL_ERROR = "internal_error"
+
+
+ERROR_CODES = tuple(code.value for code in ErrorCode)
 
 
 class CommandError(ParseError):
     """A command that was refused: `code` is stable for machines, the message is for people."""
 
-    def __init__(self, code: str, detail: str) -> None:
+    def __init__(self, code: ErrorCode | str, detail: str) -> None:
         super().__init__(detail)
-        self.code = code
+        self.code = ErrorCode(code)
         self.detail = detail
 
 
-@dataclass(frozen=True, slots=True)
-class Command:
-    """A valid command: who it is about, what kind, when it happened, and its fields."""
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Sent:
+    """What every command has: who it is about, when it happened, the sender's request id."""
 
     person: str
-    kind: str  # one of REPORT_KINDS, or "ack"
     at: datetime
-    fields: dict[str, Any]
     request_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ScoreReport(_Sent):
+    """A pain or function score, 0-10."""
+
+    kind: Literal["pain", "function"]
+    score: float
+
+    @property
+    def fields(self) -> dict[str, Any]:
+        """The report as stored."""
+        return {"score": self.score}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SymptomReported(_Sent):
+    """A warning symptom or red flag, with an optional note."""
+
+    symptom: SymptomKind
+    note: str | None = None
+    kind: Literal["symptom"] = "symptom"
+
+    @property
+    def fields(self) -> dict[str, Any]:
+        """The report as stored."""
+        stored: dict[str, Any] = {"symptom": self.symptom.value}
+        if self.note is not None:
+            stored["note"] = self.note
+        return stored
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SessionReport(_Sent):
+    """A massage session: manual or with the device, how many minutes."""
+
+    session: str  # one of SESSION_KINDS
+    minutes: int
+    kind: Literal["session"] = "session"
+
+    @property
+    def fields(self) -> dict[str, Any]:
+        """The report as stored."""
+        return {"kind": self.session, "minutes": self.minutes}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ExerciseReport(_Sent):
+    """An exercise done, with what of minutes, sets and repetitions was given."""
+
+    exercise: str  # one of EXERCISE_KINDS
+    minutes: int | None = None
+    sets: int | None = None
+    reps: int | None = None
+    kind: Literal["exercise"] = "exercise"
+
+    @property
+    def fields(self) -> dict[str, Any]:
+        """The report as stored."""
+        given = {"minutes": self.minutes, "sets": self.sets, "reps": self.reps}
+        return {"kind": self.exercise, **{k: v for k, v in given.items() if v is not None}}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NoteReport(_Sent):
+    """A free-text note."""
+
+    note: str
+    kind: Literal["note"] = "note"
+
+    @property
+    def fields(self) -> dict[str, Any]:
+        """The report as stored."""
+        return {"note": self.note}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AckAlert(_Sent):
+    """One alert acknowledged, by its id."""
+
+    alert_id: str
+    kind: Literal["ack"] = "ack"
+
+    @property
+    def fields(self) -> dict[str, Any]:
+        """The command's fields."""
+        return {"alert": self.alert_id}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AckAll(_Sent):
+    """Every alert waiting for it, up to the command's time, acknowledged."""
+
+    kind: Literal["ack"] = "ack"
+
+    @property
+    def fields(self) -> dict[str, Any]:
+        """The command's fields."""
+        return {"all": True}
+
+
+# A valid command: made only by `parse_command`, matched with `match`.
+Report = ScoreReport | SymptomReported | SessionReport | ExerciseReport | NoteReport
+Command = Report | AckAlert | AckAll
 
 
 def command_subscriptions(base: str) -> list[str]:
@@ -127,7 +241,25 @@ def parse_command(
     now: datetime,
     response_topic: str | None = None,
 ) -> Command:
-    """Validate a command; CommandError says which rule it broke."""
+    """Validate a command; CommandError says which rule it broke, whatever the payload holds.
+
+    Total: no other exception escapes for any topic and payload (tests/monitor/mqtt/
+    test_command_properties.py): nesting too deep for the parser is `invalid_json`.
+    """
+    try:
+        return _parse(topic, payload, base, persons, now, response_topic)
+    except RecursionError:
+        raise CommandError("invalid_json", "payload is nested too deeply") from None
+
+
+def _parse(
+    topic: str,
+    payload: bytes,
+    base: str,
+    persons: Collection[str],
+    now: datetime,
+    response_topic: str | None,
+) -> Command:
     kind = _kind_of(topic, base)
     person = person_of(topic, base)
     if person is None:
@@ -158,7 +290,51 @@ def parse_command(
     unknown = sorted(set(body) - set(fields) - {"id", "at"})
     if unknown:
         raise CommandError("unknown_field", f"unknown field(s): {', '.join(unknown)}")
-    return Command(person=person, kind=kind, at=at, fields=fields, request_id=request_id)
+    return _typed(kind, fields, person=person, at=at, request_id=request_id)
+
+
+def _typed(
+    kind: str, fields: dict[str, Any], *, person: str, at: datetime, request_id: str | None
+) -> Command:
+    """The typed command for a kind's validated fields."""
+    match kind:
+        case "pain" | "function":
+            return ScoreReport(
+                kind=kind, score=fields["score"], person=person, at=at, request_id=request_id
+            )
+        case "symptom":
+            symptom = SymptomKind(fields["symptom"])
+            return SymptomReported(
+                symptom=symptom,
+                note=fields.get("note"),
+                person=person,
+                at=at,
+                request_id=request_id,
+            )
+        case "session":
+            return SessionReport(
+                session=fields["kind"],
+                minutes=fields["minutes"],
+                person=person,
+                at=at,
+                request_id=request_id,
+            )
+        case "exercise":
+            return ExerciseReport(
+                exercise=fields["kind"],
+                minutes=fields.get("minutes"),
+                sets=fields.get("sets"),
+                reps=fields.get("reps"),
+                person=person,
+                at=at,
+                request_id=request_id,
+            )
+        case "note":
+            return NoteReport(note=fields["note"], person=person, at=at, request_id=request_id)
+        case _ if fields.get("all"):
+            return AckAll(person=person, at=at, request_id=request_id)
+        case _:
+            return AckAlert(alert_id=fields["alert"], person=person, at=at, request_id=request_id)
 
 
 def _kind_of(topic: str, base: str) -> str:
@@ -267,8 +443,12 @@ def _number(
     body: dict[str, Any], name: str, low: float, high: float, *, required: bool, whole: bool = False
 ) -> float:
     value = _required(body, name) if required else body.get(name)
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+    if isinstance(value, bool) or not isinstance(value, int | float):
         raise CommandError("invalid_field", f"'{name}' must be a number")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise CommandError("invalid_field", f"'{name}' must be a number")
+    if abs(value) > MAX_MAGNITUDE:
+        raise CommandError("out_of_range", f"'{name}' must be between {low:g} and {high:g}")
     if whole and value != int(value):
         raise CommandError("invalid_field", f"'{name}' must be a whole number")
     if not low <= value <= high:
@@ -301,7 +481,9 @@ def _request_id(value: Any, name: str) -> str:
 
 def _echo(value: Any) -> str:
     """A sender's value quoted back in an error, cut short."""
-    text = repr(value)
+    text = repr(value) if isinstance(value, str | int | float | bool) else type(value).__name__
+    if len(text) > 4 * MAX_ECHO_CHARS:
+        text = text[: 4 * MAX_ECHO_CHARS]
     return text if len(text) <= MAX_ECHO_CHARS else text[: MAX_ECHO_CHARS - 1] + "…"
 
 

@@ -29,15 +29,31 @@ SHUTDOWN_GRACE_S = 1.0
 RESEND_AFTER_LOSS_S = 10.0
 
 
+# The liveness watchdog looks this often (real seconds) ...
+WATCH_EVERY_S = 10.0
+# ... and recovers when, while connected, a message has waited this long for its PUBACK (the
+# connection is up but not acknowledging: paho resends only after a reconnect) ...
+STALLED_AFTER_S = 60.0
+# ... or the outbox held messages with nothing in flight at this many looks in a row (the
+# sender stopped looking: a leg-weakness alert must not sit unsent while status says online).
+IDLE_LOOKS = 2
+
+
 class Outbox:
     """Sends what the store's outbox holds, and removes each message once it is acknowledged."""
 
     def __init__(
-        self, store: Store, mqtt: MqttClient, *, max_in_flight: int = MAX_IN_FLIGHT
+        self,
+        store: Store,
+        mqtt: MqttClient,
+        *,
+        max_in_flight: int = MAX_IN_FLIGHT,
+        stalled_after_s: float = STALLED_AFTER_S,
     ) -> None:
         self._store = store
         self._mqtt = mqtt
         self._max_in_flight = max_in_flight
+        self._stalled_after_s = stalled_after_s
         self._wake = asyncio.Event()
         self._in_flight: dict[int, OutboxItem] = {}
         self._results: asyncio.Queue[tuple[OutboxItem, asyncio.Future[int]]] = asyncio.Queue()
@@ -46,7 +62,10 @@ class Outbox:
             maxlen=MAX_IN_FLIGHT * 10
         )
         self._connections = 0
+        self._sent_at: dict[int, float] = {}
+        self._idle_looks = 0
         self.refused = 0
+        self.recoveries: list[str] = []  # why the watchdog stepped in, in order
 
     def wake(self) -> None:
         """Look at the outbox again: something was added to it."""
@@ -58,6 +77,9 @@ class Outbox:
         Only within one run: a restarted service never repeats an acknowledged alert.
         """
         self._connections += 1
+        # paho resends what is in flight now: the watchdog's patience starts again.
+        now = asyncio.get_running_loop().time()
+        self._sent_at = dict.fromkeys(self._sent_at, now)
         self.wake()
         if self._connections == 1:
             return
@@ -88,6 +110,7 @@ class Outbox:
             for item in items:
                 future = self._mqtt.publish(item.topic, item.payload, qos=1)
                 self._in_flight[item.seq] = item
+                self._sent_at[item.seq] = asyncio.get_running_loop().time()
                 future.add_done_callback(functools.partial(self._settled, item))
             if not items:
                 await self._wake.wait()
@@ -120,6 +143,7 @@ class Outbox:
     async def _record(self, item: OutboxItem, future: asyncio.Future[int]) -> None:
         if future.cancelled():
             self._in_flight.pop(item.seq, None)
+            self._sent_at.pop(item.seq, None)
             return
         code = future.result()
         if code < FAILURE:
@@ -138,4 +162,38 @@ class Outbox:
             )
             await self._store.refused(item.seq, reason)
         self._in_flight.pop(item.seq, None)
+        self._sent_at.pop(item.seq, None)
         self.wake()
+
+    async def watch(self, every_s: float = WATCH_EVERY_S) -> None:
+        """The liveness watchdog: look every `every_s` real seconds, recover what is stuck."""
+        while True:
+            await asyncio.sleep(every_s)
+            await self.look()
+
+    async def look(self) -> None:
+        """One look: a connection up but not acknowledging is dropped (paho reconnects and
+        resends); an outbox that holds messages nobody sends is woken. Each logged with why."""
+        if not self._mqtt.connected:
+            self._idle_looks = 0
+            return
+        now = asyncio.get_running_loop().time()
+        oldest = min(self._sent_at.values(), default=now)
+        if now - oldest >= self._stalled_after_s:
+            reason = (
+                f"connected, but the broker has not acknowledged an alert for {now - oldest:.0f} s"
+            )
+            self.recoveries.append(reason)
+            self._sent_at = dict.fromkeys(self._sent_at, now)  # one recovery per stall
+            self._mqtt.drop_connection(reason)
+            return
+        waiting = (
+            await self._store.outbox(1, exclude=self._in_flight) if not self._in_flight else []
+        )
+        self._idle_looks = self._idle_looks + 1 if waiting else 0
+        if self._idle_looks >= IDLE_LOOKS:
+            reason = "connected, but the outbox held alerts that were not being sent"
+            log.warning("outbox watchdog: %s; looking again", reason)
+            self.recoveries.append(reason)
+            self._idle_looks = 0
+            self.wake()

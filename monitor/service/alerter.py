@@ -6,20 +6,18 @@ dropped, whether the first was sent or held back by the policy (monitor.recovery
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from collections.abc import Sequence
 from datetime import datetime, time
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from monitor.clock import Clock
 from monitor.config import AlertSettings, PersonConfig, WakingWindow
-from monitor.mqtt.outbox import Outbox
 from monitor.recovery.alerts import ALWAYS_SENT, Alert, AlertDraft, new_alert_id
 from monitor.recovery.policy import PastAlert, decide, destinations, history_since
-from monitor.store.alerts import StoredAlert
-from monitor.store.database import Store
+from monitor.store.alerts import QueuedAlert, StoredAlert
 
 log = logging.getLogger(__name__)
 
@@ -28,13 +26,37 @@ log = logging.getLogger(__name__)
 _DEFAULT_WAKING = WakingWindow(time(8), time(21))
 
 
+class AlertStore(Protocol):
+    """The alert repository the alerter needs (monitor.store.alerts.AlertTables is one)."""
+
+    async def has_alert(self, person: str, key: str) -> bool: ...
+
+    async def alerts(
+        self,
+        person: str,
+        since: datetime | None = None,
+        event_type: str | None = None,
+        *,
+        held_back: bool = False,
+        until: datetime | None = None,
+    ) -> list[StoredAlert]: ...
+
+    async def add_alerts(self, alerts: Sequence[QueuedAlert]) -> list[QueuedAlert]: ...
+
+
+class Waker(Protocol):
+    """What is told that the outbox has something new (monitor.mqtt.outbox.Outbox is one)."""
+
+    def wake(self) -> None: ...
+
+
 class Alerter:
     """Turns alert drafts into stored, queued alerts; each occasion (draft key) only once."""
 
     def __init__(
         self,
-        store: Store,
-        outbox: Outbox,
+        store: AlertStore,
+        outbox: Waker,
         clock: Clock,
         base_topic: str,
         *,
@@ -75,6 +97,20 @@ class Alerter:
                 history=[_past(alert) for alert in past],
             )
             held_back = decision.reason.value if decision.reason else None
+        queued = self.prepare(person, draft, now, held_back=held_back)
+        if not await self._store.add_alerts([queued]):
+            log.debug("%s: %s already raised", person, draft.key)
+            return None
+        return self.announce(queued, draft)
+
+    def prepare(
+        self, person: str, draft: AlertDraft, now: datetime, *, held_back: str | None = None
+    ) -> QueuedAlert:
+        """The alert a draft becomes, with its id and outbox topics, ready to store; no I/O.
+
+        Only for drafts the policy does not judge (ALWAYS_SENT) unless `held_back` is given.
+        """
+        settings, _ = self._settings(person)
         alert = Alert(new_alert_id(now, os.urandom(10)), person, now, draft)
         message = alert.payload()
         stored = StoredAlert(
@@ -88,21 +124,24 @@ class Alerter:
             acked_at=None,
             held_back=held_back,
         )
-        own, *also = destinations(draft, f"{self._base}/{person}/alert", settings)
-        if not await self._store.add_alert(stored, own, message, also=also):
-            log.debug("%s: %s already raised", person, draft.key)
-            return None
-        if held_back is not None:
+        topics = destinations(draft, f"{self._base}/{person}/alert", settings)
+        return QueuedAlert(stored, tuple(topics), message)
+
+    def announce(self, queued: QueuedAlert, draft: AlertDraft) -> Alert | None:
+        """After a prepared alert was stored: log it and wake the outbox; the Alert if sent."""
+        stored = queued.alert
+        person = stored.person
+        if stored.held_back is not None:
             # Which alert it was is health data: only at debug level.
             log.info("%s: an alert was held back by the alert policy", person)
-            log.debug("%s: %s held back (%s)", person, draft.event_type, held_back)
+            log.debug("%s: %s held back (%s)", person, draft.event_type, stored.held_back)
             return None
-        log.info("%s: alert %s raised", person, alert.id)
-        log.debug("%s: alert %s is %s (%s)", person, alert.id, draft.event_type, draft.severity)
-        if also:
-            log.info("%s: alert %s also goes to the escalation topic", person, alert.id)
+        log.info("%s: alert %s raised", person, stored.id)
+        log.debug("%s: alert %s is %s (%s)", person, stored.id, draft.event_type, draft.severity)
+        if len(queued.topics) > 1:
+            log.info("%s: alert %s also goes to the escalation topic", person, stored.id)
         self._outbox.wake()
-        return alert
+        return Alert(stored.id, person, stored.created_at, draft)
 
     def _settings(self, person: str) -> tuple[AlertSettings, WakingWindow]:
         config = self._persons.get(person)
@@ -112,12 +151,10 @@ class Alerter:
 
 
 def _past(alert: StoredAlert) -> PastAlert:
-    data = json.loads(alert.payload).get("data", {})
-    device = data.get("device") if isinstance(data, dict) else None
     return PastAlert(
         alert.event_type,
         alert.created_at,
         alert.acked_at,
         alert.held_back is not None,
-        device if isinstance(device, str) else None,
+        alert.device,
     )

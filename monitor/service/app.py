@@ -9,18 +9,19 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import stat
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from devices.base import LinkFactory
-from monitor.clock import Clock
+from monitor.clock import Clock, SimulatedClock, SystemClock
 from monitor.config import Config
-from monitor.errors import MonitorError, StoreError
+from monitor.errors import DamagedStoreError, MonitorError, StoreError
 from monitor.ingest.activity import Processed
 from monitor.ingest.pipeline import Ingest
 from monitor.mqtt.announcer import BIRTH_DELAY_S, Announcer, announcer_subscriptions
-from monitor.mqtt.client import Incoming, MqttClient
+from monitor.mqtt.client import Incoming, MqttClient, Subscription
 from monitor.mqtt.commands import command_subscriptions
 from monitor.mqtt.diagnostics import Diagnostics
 from monitor.mqtt.outbox import Outbox
@@ -55,9 +56,17 @@ def read_password(path: Path | None) -> str | None:
     if path is None:
         return None
     try:
-        return path.read_text(encoding="utf-8").splitlines()[0]
-    except (OSError, UnicodeDecodeError, IndexError) as exc:
+        lines = path.read_text(encoding="utf-8").splitlines()
+        mode = stat.S_IMODE(path.stat().st_mode)
+    except (OSError, UnicodeDecodeError) as exc:
         raise MonitorError(f"cannot read the MQTT password from {path}: {exc}") from exc
+    if not lines or not lines[0]:
+        raise MonitorError(f"the MQTT password file {path} is empty: put the password on line 1")
+    if mode & 0o077:
+        log.warning(
+            "the MQTT password file %s can be read by other users: run chmod 600 %s", path, path
+        )
+    return lines[0]
 
 
 class App:
@@ -94,13 +103,17 @@ class App:
         base = config.mqtt.base_topic
         password = read_password(config.mqtt.password_file)
         tz = config.service.timezone
-        async with Store.open(config.service.database) as store:
+        async with Store.open(config.service.database, integrity_check=True) as store:
             mqtt = MqttClient(
                 config.mqtt,
                 client_id=config.mqtt.client_id,
                 password=password,
                 will_topic=f"{base}/status",
-                subscriptions=[*command_subscriptions(base), *announcer_subscriptions(config)],
+                # no_local: the service clears retained commands by publishing on their topics.
+                subscriptions=[
+                    *(Subscription(t, no_local=True) for t in command_subscriptions(base)),
+                    *announcer_subscriptions(config),
+                ],
                 on_message=self._on_message,
                 on_connected=self._on_connected,
                 on_refused=self._on_refused,
@@ -154,6 +167,9 @@ class App:
                 ingest=ingest,
                 clock=clock,
                 on_change=state.touch,
+                monotonic=clock.monotonic
+                if isinstance(clock, SystemClock | SimulatedClock)
+                else None,
             )
             self.store, self.ingest, self.state = store, ingest, state
             self.outbox, self.intake, self.mqtt = outbox, intake, mqtt
@@ -162,6 +178,7 @@ class App:
             components: dict[str, Callable[[], Awaitable[None]]] = {
                 "ingest": ingest.run,
                 "outbox": outbox.run,
+                "outbox watchdog": outbox.watch,
                 "intake": intake.run,
                 "announcer": announcer.run,
                 "diagnostics": diagnostics.run,
@@ -199,6 +216,11 @@ class App:
             try:
                 await start()
                 log.error("%s ended by itself; starting it again", name)
+            except DamagedStoreError as error:
+                # Starting again would meet the same damage every 10 s for ever, and writing
+                # into a damaged file can lose more: stop the whole service, saying why.
+                log.critical("%s stopped: %s; the service stops", name, error)
+                raise
             except StoreError as error:
                 # Each part keeps its progress in the store, so it can start again safely.
                 log.error("%s stopped: %s; starting it again in %.0f s", name, error, RESTART_S)  # noqa: TRY400

@@ -2,7 +2,13 @@
 
 A command is acknowledged to the broker only after it has been stored (or refused), so one that
 arrives just before a crash is delivered again rather than lost; storing is de-duplicated, so a
-second delivery changes nothing.
+second delivery changes nothing. A symptom report is stored with its alerts in one transaction
+(monitor.service.reactions), so `storage_unavailable` always means that nothing was stored.
+
+No message can stop intake: whatever one holds, it is answered (an unexpected failure as
+`internal_error`), acknowledged, and the next one is handled. A retained command is an old one
+the broker replays at every subscribe: it is refused as `retained_command` (once per run) and
+cleared from the broker where its ACL allows.
 
 Refusals are answered one by one up to a rate (ERROR_RATE a second, bursts of ERROR_BURST);
 beyond it a flood is still validated, acknowledged and counted, and each error topic gets one
@@ -13,28 +19,38 @@ responsive and nothing is refused silently.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from monitor.clock import Clock
 from monitor.config import Config
 from monitor.errors import StoreError
-from monitor.mqtt.client import Incoming, MqttClient, MqttError
+from monitor.mqtt.client import FAILURE, Incoming, MqttError
 from monitor.mqtt.commands import (
+    AckAlert,
+    AckAll,
     Command,
     CommandError,
+    ErrorCode,
+    ExerciseReport,
+    NoteReport,
+    ScoreReport,
+    SessionReport,
+    SymptomReported,
     error_topic,
     parse_command,
     person_of,
     reply_allowed,
 )
-from monitor.service.alerter import Alerter
-from monitor.service.reactions import Reactions
-from monitor.store.database import Store
+from monitor.recovery.symptoms import SymptomKind
+from monitor.service.reactions import AlertMaker, Reactions
+from monitor.store.alerts import QueuedAlert
+from monitor.store.reports import NewReport, Reaction, ReportStored, StoredReport
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +67,54 @@ ERROR_BURST = 50
 SUMMARY_INTERVAL_S = 1.0
 # Error topics with a pending summary, at most; the rest are summed up on `<base>/error`.
 MAX_SUMMARY_TOPICS = 100
+
+
+# Commands taken from the queue at once, at most: reports among them (other than symptoms) are
+# stored in one transaction, so that a flood costs one database trip per batch, not per command.
+# The broker sends at most RECEIVE_MAXIMUM (100) unacknowledged ones at a time anyway.
+BATCH_MAX = 100
+# Retained commands already refused in this run, remembered at most (so each is answered once).
+MAX_RETAINED_SEEN = 1000
+
+
+class CommandStore(Protocol):
+    """The repositories intake needs (monitor.store.database.Store is one)."""
+
+    async def store_report(
+        self, report: NewReport, react: Reaction | None = None
+    ) -> ReportStored: ...
+
+    async def store_reports(
+        self, reports: Sequence[tuple[NewReport, Reaction | None]]
+    ) -> list[ReportStored]: ...
+
+    async def reports(
+        self, person: str, kinds: Iterable[str], since: datetime, until: datetime
+    ) -> list[StoredReport]: ...
+
+    async def unalerted_symptom_reports(self) -> list[StoredReport]: ...
+
+    async def add_alerts(self, alerts: Sequence[QueuedAlert]) -> list[QueuedAlert]: ...
+
+    async def ack_alert(self, person: str, alert_id: str, at: datetime) -> bool: ...
+
+    async def ack_waiting(self, person: str, *, until: datetime, at: datetime) -> list[str]: ...
+
+
+class Messenger(Protocol):
+    """The MQTT side intake needs (monitor.mqtt.client.MqttClient is one)."""
+
+    def publish(
+        self,
+        topic: str,
+        payload: bytes,
+        *,
+        qos: int = 1,
+        retain: bool = False,
+        correlation_data: bytes | None = None,
+    ) -> asyncio.Future[int]: ...
+
+    def ack(self, message: Incoming) -> None: ...
 
 
 class TokenBucket:
@@ -81,9 +145,9 @@ class Intake:
         self,
         config: Config,
         *,
-        store: Store,
-        alerter: Alerter,
-        mqtt: MqttClient,
+        store: CommandStore,
+        alerter: AlertMaker,
+        mqtt: Messenger,
         clock: Clock,
         on_change: Callable[[str], None],
         monotonic: Callable[[], float] | None = None,
@@ -103,6 +167,8 @@ class Intake:
         self._monotonic = monotonic or asyncio.get_running_loop().time
         self._answers = TokenBucket(error_rate, error_burst, self._monotonic)
         self._unanswered: dict[str, int] = {}
+        self._retained_seen: dict[bytes, None] = {}
+        self._recovered = False
         self._summary_due: float | None = None
         self.accepted = 0
         self.rejected = 0
@@ -119,7 +185,14 @@ class Intake:
         self._queue.put_nowait(message)
 
     async def run(self) -> None:
-        """Handle queued commands, for ever; send refusal summaries when they are due."""
+        """Handle queued commands, for ever; send refusal summaries when they are due.
+
+        First, once: a symptom report stored without its alerts (by a version that stored
+        them apart and died between) gets them now.
+        """
+        if not self._recovered:
+            await self._complete_reactions()
+            self._recovered = True
         while True:
             if self._summary_due is None:
                 message = await self._queue.get()
@@ -131,15 +204,68 @@ class Intake:
                 except TimeoutError:
                     self._send_summaries()
                     continue
-            await self.handle(message)
+            batch = [message]
+            while len(batch) < BATCH_MAX and not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+            await self.handle_batch(batch)
             if self._summary_due is not None and self._monotonic() >= self._summary_due:
                 self._send_summaries()
 
+    async def _complete_reactions(self) -> None:
+        for report in await self._store.unalerted_symptom_reports():
+            try:
+                symptom = SymptomKind(str(report.payload.get("symptom")))
+            except ValueError:
+                continue
+            planned = await self._reactions.plan(
+                report.person, symptom, report.at, self._clock.now()
+            )
+            added = await self._store.add_alerts(planned.react(report.id))
+            planned.settle(ReportStored(report.id, True, added))
+            log.warning(
+                "%s: report %d had no alert (stored before a crash); raised it now",
+                report.person,
+                report.id,
+            )
+
     async def handle(self, message: Incoming) -> None:
         """Validate, store and act on one command, then acknowledge and answer it."""
-        now = self._clock.now()
+        await self.handle_batch([message])
+
+    async def handle_batch(self, messages: Sequence[Incoming]) -> None:
+        """Handle commands in their order, then acknowledge each, in that order.
+
+        Plain reports next to each other are stored in one transaction; a symptom report or an
+        acknowledgement is handled on its own, after what came before it. Whatever happens,
+        each message is acknowledged to the broker and answered.
+        """
+        pending: list[tuple[Incoming, Command, datetime]] = []
         try:
-            command = parse_command(
+            for message in messages:
+                now = self._clock.now()
+                command = self._parsed(message, now)
+                if command is None:
+                    continue
+                match command:
+                    case ScoreReport() | SessionReport() | ExerciseReport() | NoteReport():
+                        # Reports that raise no alert at once: stored with their neighbours.
+                        pending.append((message, command, now))
+                        continue
+                await self._flush(pending)
+                pending.clear()
+                await self._one(message, command, now)
+            await self._flush(pending)
+        finally:
+            for message in messages:
+                self._mqtt.ack(message)
+
+    def _parsed(self, message: Incoming, now: datetime) -> Command | None:
+        """The command a message holds; None once it has been refused."""
+        if message.retained:
+            self._retained(message, now)
+            return None
+        try:
+            return parse_command(
                 message.topic,
                 message.payload,
                 base=self._base,
@@ -147,59 +273,145 @@ class Intake:
                 now=now,
                 response_topic=message.response_topic,
             )
+        except CommandError as error:
+            self.rejected += 1
+            self._refuse(message, error, now)
+        except Exception as exc:  # noqa: BLE001 - logged with its traceback by _failed
+            self._failed(message, exc, now)
+        return None
+
+    async def _one(self, message: Incoming, command: Command, now: datetime) -> None:
+        try:
             answer = await self._apply(command, message, now)
         except CommandError as error:
             self.rejected += 1
             self._refuse(message, error, now)
         except StoreError as error:
-            # Nothing was stored (or it was rolled back): say so, so that the phone can retry.
-            log.error("a command on %r could not be stored: %s", message.topic, error)  # noqa: TRY400
-            self.rejected += 1
-            detail = "the service cannot store it right now; send it again later"
-            self._refuse(message, CommandError("storage_unavailable", detail), now)
+            self._unstored(message, error, now)
+        except Exception as exc:  # noqa: BLE001 - logged with its traceback by _failed
+            self._failed(message, exc, now)
         else:
             self.accepted += 1
             self._reply(message, {"ok": True, "topic": message.topic, **answer})
-        self._mqtt.ack(message)
+
+    async def _flush(self, pending: Sequence[tuple[Incoming, Command, datetime]]) -> None:
+        """Store reports that need no reaction, all in one transaction, and answer each."""
+        if not pending:
+            return
+        reports = [(self._new_report(c, m, now), None) for m, c, now in pending]
+        try:
+            stored = await self._store.store_reports(reports)
+        except StoreError as error:
+            for message, _, now in pending:
+                self._unstored(message, error, now)
+            return
+        except Exception as exc:  # noqa: BLE001 - logged with its traceback by _failed
+            for message, _, now in pending:
+                self._failed(message, exc, now)
+            return
+        changed: set[str] = set()
+        for (message, command, _), result in zip(pending, stored, strict=True):
+            self.accepted += 1
+            if result.duplicate:
+                log.info("%s: a report arrived twice; the second is ignored", command.person)
+                answer: dict[str, Any] = {"duplicate": True}
+            else:
+                log.info("%s: report %d stored", command.person, result.id)
+                log.debug("%s: report %d is a %s report", command.person, result.id, command.kind)
+                answer = {"report": result.id}
+                changed.add(command.person)
+            self._reply(message, {"ok": True, "topic": message.topic, **answer})
+        for person in sorted(changed):
+            self._on_change(person)
+
+    def _unstored(self, message: Incoming, error: StoreError, now: datetime) -> None:
+        # Nothing was stored (the transaction rolled back): say so, so that the phone retries.
+        log.error("a command on %r could not be stored: %s", message.topic, error)
+        self.rejected += 1
+        detail = "the service cannot store it right now; send it again later"
+        self._refuse(message, CommandError("storage_unavailable", detail), now)
+
+    def _failed(self, message: Incoming, exc: Exception, now: datetime) -> None:
+        # A bug must not make one message stop intake, nor leave it unacknowledged (the broker
+        # would deliver it again at every reconnect).
+        log.error("a command on %r could not be handled", message.topic, exc_info=exc)
+        self.rejected += 1
+        detail = f"the service failed to handle it ({type(exc).__name__}); nothing was done"
+        self._refuse(message, CommandError("internal_error", detail), now)
+
+    def _retained(self, message: Incoming, now: datetime) -> None:
+        """Refuse a replayed retained command (once per run) and ask the broker to forget it."""
+        key = hashlib.sha256(message.topic.encode() + b"\0" + message.payload).digest()
+        if key in self._retained_seen:
+            return
+        self._retained_seen[key] = None
+        if len(self._retained_seen) > MAX_RETAINED_SEEN:
+            del self._retained_seen[next(iter(self._retained_seen))]
+        self.rejected += 1
+        detail = (
+            "a retained command is an old one the broker replays at every subscribe; it was not "
+            "acted on and is being cleared: send commands without the retain flag"
+        )
+        self._refuse(message, CommandError("retained_command", detail), now)
+        try:
+            cleared = self._mqtt.publish(message.topic, b"", qos=1, retain=True)
+        except MqttError as exc:
+            log.warning("cannot clear a retained command on %r: %s", message.topic, exc)
+            return
+        cleared.add_done_callback(functools.partial(_cleared, message.topic))
 
     async def _apply(self, command: Command, message: Incoming, now: datetime) -> dict[str, Any]:
+        """Store a report and its alerts in one transaction (one or two database trips)."""
         person = command.person
-        if command.kind == "ack":
-            return await self._acknowledge(command, now)
+        planned = None
+        match command:
+            case AckAlert() | AckAll():
+                return await self._acknowledge(command, now)
+            case SymptomReported(symptom=symptom):
+                # The domain's reaction, worked out now and stored with the report
+                # (monitor/service/reactions.py).
+                planned = await self._reactions.plan(person, symptom, command.at, now)
+        report = self._new_report(command, message, now)
+        stored = await self._store.store_report(report, planned.react if planned else None)
+        if planned is not None:
+            planned.settle(stored)
+        if stored.duplicate:
+            if stored.alerts:
+                log.warning("%s: a report arrived twice and its missing alert was raised", person)
+            log.info("%s: a report arrived twice; the second is ignored", person)
+            return {"duplicate": True}
+        # What was reported is health data: only at debug level.
+        log.info("%s: report %d stored", person, stored.id)
+        if isinstance(command, SymptomReported):
+            log.debug("%s: report %d is a symptom report: %s", person, stored.id, command.symptom)
+        else:
+            log.debug("%s: report %d is a %s report", person, stored.id, command.kind)
+        self._on_change(person)
+        return {"report": stored.id}
+
+    def _new_report(self, command: Command, message: Incoming, now: datetime) -> NewReport:
         if command.request_id is not None:
             dedup, since = f"id:{command.request_id}", None
         else:
             digest = hashlib.sha256(message.topic.encode() + b"\0" + message.payload).hexdigest()
             dedup, since = f"sha256:{digest}", now - DUPLICATE_WINDOW
-        report_id = await self._store.add_report(
-            person, command.kind, command.at, now, command.fields, dedup, since
+        return NewReport(
+            command.person, command.kind, command.at, now, command.fields, dedup, since
         )
-        if report_id is None:
-            log.info("%s: a report arrived twice; the second is ignored", person)
-            return {"duplicate": True}
-        # What was reported is health data: only at debug level.
-        log.info("%s: report %d stored", person, report_id)
-        log.debug("%s: report %d is a %s report", person, report_id, command.kind)
-        # The domain reacts to a stored report (monitor/service/reactions.py).
-        await self._reactions.after_report(
-            person, report_id, command.kind, command.at, command.fields
-        )
-        self._on_change(person)
-        return {"report": report_id}
 
-    async def _acknowledge(self, command: Command, now: datetime) -> dict[str, Any]:
+    async def _acknowledge(self, command: AckAlert | AckAll, now: datetime) -> dict[str, Any]:
         """Mark one alert, or every alert waiting for it up to the command's time, acknowledged.
 
         Both are idempotent: a second delivery acknowledges nothing new.
         """
         person = command.person
-        if command.fields.get("all"):
-            acked = await self._store.ack_waiting(person, until=command.at, at=now)
-        else:
-            alert_id = command.fields["alert"]
-            if not await self._store.ack_alert(person, alert_id, now):
-                raise CommandError("unknown_alert", f"no alert {alert_id} for {person}")
-            acked = [alert_id]
+        match command:
+            case AckAll():
+                acked = await self._store.ack_waiting(person, until=command.at, at=now)
+            case AckAlert(alert_id=alert_id):
+                if not await self._store.ack_alert(person, alert_id, now):
+                    raise CommandError("unknown_alert", f"no alert {alert_id} for {person}")
+                acked = [alert_id]
         log.info("%s: %d alert(s) acknowledged", person, len(acked))
         if acked:
             self._on_change(person)
@@ -221,7 +433,7 @@ class Intake:
             "received_at": now.isoformat(),
         }
         self._publish(topic, body)
-        if error.code != "bad_response_topic":
+        if error.code is not ErrorCode.BAD_RESPONSE_TOPIC:
             self._reply(message, {"ok": False, **body})
 
     def _reply(self, message: Incoming, body: dict[str, Any]) -> None:
@@ -269,6 +481,21 @@ class Intake:
                 "count": count,
             }
             self._publish(topic, body)
+
+
+def _cleared(topic: str, future: asyncio.Future[int]) -> None:
+    if future.cancelled():
+        return
+    code = future.result()
+    if code >= FAILURE:
+        log.warning(
+            "the broker would not let us clear the retained command on %r (0x%02X): it will be "
+            "refused again after each restart; remove it, or allow this user to publish there",
+            topic,
+            code,
+        )
+    else:
+        log.info("cleared a retained command on %r", topic)
 
 
 def _json(body: dict[str, Any]) -> bytes:

@@ -6,6 +6,11 @@ Each event is judged as of its own instant, from data up to that instant, so a l
 handled is stored, so a restart neither skips an event's record nor repeats its alert. The watch
 keeps nothing: what it says is keyed by its occasion (a still stretch, a wearable's day).
 The close of every seventh plan day also sends the week's summary (monitor.recovery.weekly).
+
+Clock steps (monitor.service.clock_watch): nothing is judged across a step of the wall clock
+until the step has lasted CONFIRM_STEP_S (a bad NTP answer corrected within it changes nothing);
+a step back that lasts withdraws the day results judged in what is now the future and sets the
+timetable back to now.
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ from monitor.recovery.tracking import daily_scores
 from monitor.recovery.trends import function_declining, no_improvement
 from monitor.recovery.weekly import WEEK_DAYS, is_week_end, weekly_summary
 from monitor.service.alerter import Alerter
+from monitor.service.clock_watch import STEP_THRESHOLD_S, ClockStep, ClockWatch
 from monitor.service.progress import DayPlan, Progress
 from monitor.store.database import Store
 from monitor.store.days import DayResult
@@ -46,6 +52,20 @@ log = logging.getLogger(__name__)
 
 # How often the watch looks at a person's wearables and stillness in the waking window.
 WATCH_INTERVAL = timedelta(minutes=5)
+# The wall clock is compared with the monotonic one at least this often (seconds, a duration)
+# and before every judgement.
+CLOCK_LOOK_S = 30.0
+# A step must last this long (seconds of monotonic time) before anything is judged on it: a bad
+# NTP answer is corrected at the next poll (64-1024 s), a hand-set clock stays.
+CONFIRM_STEP_S = 1200.0
+
+
+class ClockStepped(Exception):  # noqa: N818 - a signal to restart the timetable, not an error
+    """Raised inside the timetable's tasks: the wall clock stepped; judge nothing more on it."""
+
+    def __init__(self, step: ClockStep) -> None:
+        super().__init__(f"the clock stepped {step.seconds:+.0f} s")
+        self.step = step
 
 
 class EventKind(StrEnum):
@@ -128,6 +148,7 @@ class Scheduler:
         ingest: Ingest,
         clock: Clock,
         on_change: Callable[[str], None],
+        monotonic: Callable[[], float] | None = None,
     ) -> None:
         self._persons = persons
         self._tz = tz
@@ -140,15 +161,83 @@ class Scheduler:
         self._started = clock.now()
         # The last watch moment handled per person, for tests and the demo to wait on.
         self.watched_until: dict[str, datetime] = {}
+        self._monotonic = monotonic
+        self._clock_watch: ClockWatch | None = None
+        self.held = False  # judging held across a clock step not yet confirmed
 
     async def run(self) -> None:
-        """Run every person's timetable and watch, for ever."""
+        """Run every person's timetable and watch, for ever; hold them across a clock step."""
         self._started = self._clock.now()
-        async with asyncio.TaskGroup() as group:
-            for person in self._persons:
-                group.create_task(self._run_person(person), name=f"schedule {person.id}")
-                if person.devices:
-                    group.create_task(self._watch_person(person), name=f"watch {person.id}")
+        if self._monotonic is not None:
+            self._clock_watch = ClockWatch(self._clock.now, self._monotonic)
+        while True:
+            try:
+                async with asyncio.TaskGroup() as group:
+                    for person in self._persons:
+                        group.create_task(self._run_person(person), name=f"schedule {person.id}")
+                        if person.devices:
+                            group.create_task(self._watch_person(person), name=f"watch {person.id}")
+                    if self._clock_watch is not None:
+                        group.create_task(self._look_at_clock(), name="clock watch")
+            except* ClockStepped as stepped:
+                first = stepped.exceptions[0]
+                assert isinstance(first, ClockStepped)  # noqa: S101 - except* matched it
+                await self._settle_step(first.step)
+
+    async def _look_at_clock(self) -> None:
+        while True:
+            await self._clock.sleep(CLOCK_LOOK_S)
+            self._check_clock()
+
+    def _check_clock(self) -> None:
+        """Before a judgement: stop the timetable if the wall clock stepped."""
+        if self._clock_watch is not None and (step := self._clock_watch.observe()) is not None:
+            raise ClockStepped(step)
+
+    async def _settle_step(self, step: ClockStep) -> None:
+        """Hold until the step is confirmed (or undone); a confirmed step back withdraws what
+        was judged in what is now the future."""
+        assert self._clock_watch is not None  # noqa: S101 - only a watch raises ClockStepped
+        self.held = True
+        total = step.seconds
+        log.warning(
+            "nothing is judged until the clock has kept its new time for %.0f minutes",
+            CONFIRM_STEP_S / 60,
+        )
+        try:
+            while True:
+                await self._clock.sleep(CONFIRM_STEP_S)
+                again = self._clock_watch.observe()
+                if again is None:
+                    break
+                total += again.seconds
+                if abs(total) < STEP_THRESHOLD_S:
+                    log.warning("the clock came back: nothing was judged on the step")
+                    return
+            log.warning("the clock's new time held: the timetable goes on from it")
+            if total < 0:
+                await self._withdraw_future()
+        finally:
+            self.held = False
+
+    async def _withdraw_future(self) -> None:
+        now = self._clock.now()
+        for person in self._persons:
+            done_until = await self._store.schedule_done_until(person.id)
+            if done_until is None or done_until <= now:
+                continue
+            today = local_date(now, self._tz)
+            closed = now >= at_local(today, person.waking_hours.end, self._tz)
+            first = today + timedelta(days=1) if closed else today
+            withdrawn = await self._store.withdraw_day_results(person.id, first)
+            await self._store.set_schedule_done_until(person.id, now)
+            log.warning(
+                "%s: the timetable was set back to now; %d day result(s) judged in the "
+                "future withdrawn",
+                person.id,
+                withdrawn,
+            )
+            self._on_change(person.id)
 
     async def _run_person(self, person: PersonConfig) -> None:
         now = self._clock.now()
@@ -161,6 +250,7 @@ class Scheduler:
             await self._ingest.settle()
             log.info("%s: catching up on %d scheduled event(s)", person.id, len(missed))
         for index, event in enumerate(missed):
+            self._check_clock()
             # Only the latest missed event still speaks; older ones are recorded silently.
             await self._handle(person, event, speak=index == len(missed) - 1)
             done_until = event.at
@@ -169,6 +259,7 @@ class Scheduler:
         while True:
             event = next_event(person, self._tz, done_until)
             await self._clock.sleep_until(event.at)
+            self._check_clock()
             await self._ingest.settle()
             await self._handle(person, event, speak=True)
             done_until = event.at
@@ -255,6 +346,7 @@ class Scheduler:
         tick = next_watch(person, self._tz, self._clock.now())
         while True:
             await self._clock.sleep_until(tick)
+            self._check_clock()
             # Far behind (an overloaded machine, a fast demo): skip to the latest moment due.
             now = self._clock.now()
             latest = next_watch(person, self._tz, now - WATCH_INTERVAL)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from monitor.store.connection import Connection, _ts
 
@@ -23,6 +26,22 @@ class StoredAlert:
     acked_at: datetime | None
     held_back: str | None = None  # why the policy did not send it; None: sent
 
+    def body(self) -> dict[str, Any]:
+        """The stored payload decoded (an empty dict if it is not a JSON object): the one
+        place a stored alert is read back."""
+        try:
+            decoded = json.loads(self.payload)
+        except ValueError:
+            return {}
+        return decoded if isinstance(decoded, dict) else {}
+
+    @property
+    def device(self) -> str | None:
+        """The wearable the alert is about, if it names one."""
+        data = self.body().get("data")
+        device = data.get("device") if isinstance(data, dict) else None
+        return device if isinstance(device, str) else None
+
 
 @dataclass(frozen=True, slots=True)
 class OutboxItem:
@@ -32,6 +51,45 @@ class OutboxItem:
     alert_id: str
     topic: str
     payload: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class QueuedAlert:
+    """An alert ready to be stored with its outbox messages: one per topic, the same bytes."""
+
+    alert: StoredAlert
+    topics: tuple[str, ...]
+    message: bytes
+
+
+def insert_alert(db: sqlite3.Connection, queued: QueuedAlert) -> bool:
+    """Inside a transaction: store an alert and its outbox rows; False if its key was seen.
+
+    An alert held back by the policy (`held_back`) is stored but not queued.
+    """
+    alert = queued.alert
+    cursor = db.execute(
+        "INSERT INTO alert (id, person, key, event_type, severity, created_at, payload, "
+        "held_back) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (person, key) DO NOTHING",
+        (
+            alert.id,
+            alert.person,
+            alert.key,
+            alert.event_type,
+            alert.severity,
+            _ts(alert.created_at),
+            alert.payload,
+            alert.held_back,
+        ),
+    )
+    if cursor.rowcount == 0:
+        return False
+    if alert.held_back is None:
+        db.executemany(
+            "INSERT INTO outbox (alert_id, topic, payload) VALUES (?, ?, ?)",
+            [(alert.id, topic, queued.message) for topic in queued.topics],
+        )
+    return True
 
 
 class AlertTables(Connection):
@@ -47,29 +105,12 @@ class AlertTables(Connection):
         The message is queued once for `topic` and once for each topic in `also` (same alert
         id); an alert held back by the policy (`alert.held_back`) is stored but not queued.
         """
-        async with self.transaction() as db:
-            cursor = await db.execute(
-                "INSERT INTO alert (id, person, key, event_type, severity, created_at, payload, "
-                "held_back) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (person, key) DO NOTHING",
-                (
-                    alert.id,
-                    alert.person,
-                    alert.key,
-                    alert.event_type,
-                    alert.severity,
-                    _ts(alert.created_at),
-                    alert.payload,
-                    alert.held_back,
-                ),
-            )
-            if cursor.rowcount == 0:
-                return False
-            if alert.held_back is None:
-                await db.executemany(
-                    "INSERT INTO outbox (alert_id, topic, payload) VALUES (?, ?, ?)",
-                    [(alert.id, destination, message) for destination in (topic, *also)],
-                )
-        return True
+        queued = QueuedAlert(alert, (topic, *also), message)
+        return await self.atomic(lambda db: insert_alert(db, queued))
+
+    async def add_alerts(self, alerts: Sequence[QueuedAlert]) -> list[QueuedAlert]:
+        """Store several alerts in one transaction; those whose key was new, in order."""
+        return await self.atomic(lambda db: [q for q in alerts if insert_alert(db, q)])
 
     async def has_alert(self, person: str, key: str) -> bool:
         """Whether an alert with this de-duplication key was ever raised for the person."""

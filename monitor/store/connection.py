@@ -10,17 +10,28 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import sqlite3
-from collections.abc import AsyncIterator, Sequence
+import stat
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, Self, TypeVar
 
 import aiosqlite
 
-from monitor.errors import StoreError
+from monitor.errors import DamagedStoreError, StoreError
 from monitor.store.schema import MIGRATIONS
+
+T = TypeVar("T")
+
+log = logging.getLogger(__name__)
+
+# What a damaged database is answered with, at start and when a part meets the damage later
+# (docs/reliability.md quotes it).
+DAMAGED_HINT = "it was left untouched: restore it from a backup or move it aside to start afresh"
 
 # What is committed reaches the disk (safe from a power cut) within these many real seconds: the
 # WAL is fsynced then. Commands, alerts and the timetable within URGENT_WITHIN_S, as before;
@@ -32,8 +43,9 @@ from monitor.store.schema import MIGRATIONS
 URGENT_WITHIN_S = 0.5
 DURABLE_WITHIN_S = 30.0
 # Pages of new databases. Every commit appends each page it changed to the WAL, and steady state
-# is about one commit a second (the raw log's last page): 1 KiB pages make that ~90 MB a day
-# where SQLite's default 4 KiB would make ~360 MB (measured by bench/steady.py).
+# is about one commit a second changing about two pages (the raw log's last one, and a parent
+# every other commit): 512-byte pages make that ~90 MB a day where SQLite's default 4 KiB
+# would make ~400 MB (docs/benchmarks.md).
 PAGE_SIZE = 512
 
 
@@ -51,19 +63,43 @@ class Connection:
 
     @classmethod
     @contextlib.asynccontextmanager
-    async def open(cls, path: Path) -> AsyncIterator[Self]:
-        """Open (creating 0600 if absent) and migrate the database; close it on exit."""
-        _create_private(path)
+    async def open(cls, path: Path, *, integrity_check: bool = False) -> AsyncIterator[Self]:
+        """Open (creating 0600 if absent), check and migrate the database; close it on exit.
+
+        An existing zero-length file is refused (DamagedStoreError) and left untouched; with
+        `integrity_check` (the service, at start) so is one that fails SQLite's `quick_check`
+        (about 0.3 s for a year's file: docs/reliability.md; the short-lived commands skip it).
+        """
+        created = _create_private(path)
+        if not created:
+            _check_existing_file(path)
         try:
             db = await aiosqlite.connect(path, isolation_level=None)
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open the database {path}: {exc}") from exc
         store = cls(path, db)
         try:
+            if integrity_check and not created:
+                await store._quick_check()
             await store._prepare()
             yield store
         finally:
             await db.close()
+
+    async def _quick_check(self) -> None:
+        """SQLite's `PRAGMA quick_check` over the whole file (its cost: docs/reliability.md)."""
+        started = time.monotonic()
+        try:
+            async with self._db.execute("PRAGMA quick_check") as cursor:
+                problems = [str(row[0]) for row in await cursor.fetchall()]
+        except sqlite3.DatabaseError as exc:
+            problems = [str(exc)]
+        if problems != ["ok"]:
+            raise DamagedStoreError(
+                f"{self.path} is not a usable recovery-monitor database (damaged: "
+                f"{'; '.join(problems[:3])}); {DAMAGED_HINT}"
+            )
+        log.debug("database integrity checked in %.2f s", time.monotonic() - started)
 
     async def _prepare(self) -> None:
         try:
@@ -80,9 +116,8 @@ class Connection:
             await self._db.execute("PRAGMA foreign_keys=ON")
             (version,) = await self._one("PRAGMA user_version")
         except sqlite3.DatabaseError as exc:
-            raise StoreError(
-                f"{self.path} is not a usable recovery-monitor database ({exc}); it was left "
-                "untouched: restore it from a backup or move it aside to start afresh"
+            raise DamagedStoreError(
+                f"{self.path} is not a usable recovery-monitor database ({exc}); {DAMAGED_HINT}"
             ) from exc
         if version > len(MIGRATIONS):
             raise StoreError(
@@ -122,6 +157,24 @@ class Connection:
                 if isinstance(exc, sqlite3.Error):
                     raise self._error(exc) from exc
                 raise
+
+    async def atomic(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """Run `work` as one transaction in one trip to the database thread; roll back on error.
+
+        `work` runs on that thread: it must only touch the connection it is given and values it
+        owns. If the caller is cancelled meanwhile, `work` still runs to its end (committed or
+        rolled back), and the next transaction is queued behind it.
+        """
+        async with self._lock:
+            try:
+                # aiosqlite's own way to run a function on its thread (every public method uses it).
+                result: T = await self._db._execute(_in_transaction, self._db._conn, work)  # type: ignore[no-untyped-call]
+            except sqlite3.Error as exc:
+                raise self._error(exc) from exc
+            self._writes += 1
+            self._written.set()
+            self._urgent.set()
+            return result
 
     async def _rollback(self) -> None:
         # An error here means nothing was open: the transaction never began, or had committed.
@@ -195,6 +248,11 @@ class Connection:
     def _error(self, exc: sqlite3.Error) -> StoreError:
         """A storage failure, said so that a person knows what to do about it."""
         text = str(exc)
+        if "malformed" in text or "not a database" in text or "corrupt" in text:
+            return DamagedStoreError(
+                f"the database {self.path} is damaged: {text}; the service stops rather than "
+                f"write into it: {DAMAGED_HINT}"
+            )
         if "locked" in text or "busy" in text:
             hint = "another program holds the database file; stop it, the service will go on"
         elif "full" in text:
@@ -204,6 +262,19 @@ class Connection:
         else:
             hint = "if this persists, check the disk and the file"
         return StoreError(f"the database {self.path} failed: {text} ({hint})")
+
+
+def _in_transaction(db: sqlite3.Connection, work: Callable[[sqlite3.Connection], T]) -> T:
+    """On the database thread: BEGIN, `work`, COMMIT, or ROLLBACK if anything fails."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        result = work(db)
+        db.execute("COMMIT")
+    except BaseException:
+        if db.in_transaction:
+            db.execute("ROLLBACK")
+        raise
+    return result
 
 
 def _ts(moment: datetime) -> str:
@@ -223,13 +294,43 @@ def _fsync(path: Path) -> None:
         os.close(fd)
 
 
-def _create_private(path: Path) -> None:
-    """Create the database file (and its folder) readable by its owner only, if absent."""
+def _create_private(path: Path) -> bool:
+    """Create the database file (and its folder) readable by its owner only, if absent.
+
+    True if it was created now.
+    """
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     try:
         fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
     except FileExistsError:
-        return
+        return False
     except OSError as exc:
         raise StoreError(f"cannot create the database {path}: {exc.strerror}") from exc
     os.close(fd)
+    return True
+
+
+def _check_existing_file(path: Path) -> None:
+    """Refuse an empty file where history should be; warn if others may read the health data.
+
+    An empty file is what a failed copy or a full disk leaves: opening it would silently start
+    a fresh, empty history (a file the service creates is never left empty: the schema is
+    written at once).
+    """
+    try:
+        info = path.stat()
+    except OSError as exc:
+        raise StoreError(f"cannot read the database {path}: {exc.strerror}") from exc
+    if info.st_size == 0:
+        raise DamagedStoreError(
+            f"{path} is empty (0 bytes) where the history should be; it was left untouched: "
+            "restore it from a backup, or delete it to start a fresh history"
+        )
+    if stat.S_IMODE(info.st_mode) & 0o077:
+        log.warning(
+            "the database %s can be read by other users (mode %o): it holds health data; "
+            "run: chmod 600 %s",
+            path,
+            stat.S_IMODE(info.st_mode),
+            path,
+        )

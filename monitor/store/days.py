@@ -55,6 +55,16 @@ class DayTables(Connection):
             for r in rows
         ]
 
+    async def withdraw_day_results(self, person: str, from_day: date) -> int:
+        """Forget a person's day results from `from_day` on (judged on a clock that was ahead);
+        how many. They are judged again when their day closes."""
+        async with self.transaction() as db:
+            cursor = await db.execute(
+                "DELETE FROM day_result WHERE person = ? AND day >= ?",
+                (person, from_day.isoformat()),
+            )
+            return cursor.rowcount
+
     async def schedule_done_until(self, person: str) -> datetime | None:
         """Up to when the scheduler has handled a person's events."""
         rows = await self._all("SELECT done_until FROM schedule_cursor WHERE person = ?", (person,))

@@ -235,3 +235,51 @@ async def test_qos0_commands_beyond_the_waiting_room_are_dropped_and_counted(
         await probe.wait_for(lambda _: _accounted(probe) >= burst, within=10)
         assert intake.rejected == MAX_WAITING
         assert _accounted(probe) == burst
+
+
+async def test_poison_commands_through_the_broker_are_refused_and_intake_goes_on(
+    make_config: ConfigFactory,
+) -> None:
+    """A bare 400-digit number and a 1000-deep array (issue 11, case 3): each refused, each
+    acknowledged, and a valid command right after is answered."""
+    config = make_config()
+    clock = SimulatedClock(monday(10), speed=0)
+    async with running(config, clock, tuning=FAST) as app, MqttProbe(config.mqtt, LISTEN) as probe:
+        assert app.store is not None
+        poison = [(b"1" * 400, "out_of_range"), (b"[" * 1000 + b"]" * 1000, "invalid_json")]
+        for number, (payload, code) in enumerate(poison):
+            answer = await send(probe, "recovery/p1/report/pain", payload, name=f"poison-{number}")
+            assert answer["error"] == code
+        answer = await send(probe, "recovery/p1/report/pain", b"4", name="valid")
+        assert answer["ok"] is True
+        assert await stored_reports(app.store, "p1") == 1
+
+
+async def test_a_retained_command_is_refused_once_and_cleared_from_the_broker(
+    make_config: ConfigFactory,
+) -> None:
+    """A retained symptom and a retained ack-all (issue 11, case 4) are not acted on at
+    subscribe; each is answered `retained_command` and cleared."""
+    config = make_config()
+    clock = SimulatedClock(monday(10), speed=0)
+    retained = {
+        "recovery/p1/report/symptom": b'{"symptom": "leg_weakness"}',
+        "recovery/p1/alert/ack": b'{"all": true}',
+    }
+    async with MqttProbe(config.mqtt, LISTEN, client_id="phone") as phone:
+        for topic, payload in retained.items():
+            await phone.client.publish(topic, payload, retain=True)
+        async with running(config, clock, tuning=FAST) as app:
+            assert app.store is not None
+            errors = await phone.wait_for(lambda m: len(m) >= 2)
+            assert sorted(e.json()["topic"] for e in errors) == sorted(retained)
+            assert {e.json()["error"] for e in errors} == {"retained_command"}
+            assert await stored_reports(app.store, "p1") == 0
+            assert await app.store.alerts("p1") == []
+    marker = "recovery/p1/marker"
+    async with MqttProbe(config.mqtt, [*retained, marker], client_id="later") as later:
+        await later.client.wait_subscribed()
+        # Retained messages come on subscribing, before anything published after it.
+        await later.client.publish(marker, b"after")
+        await later.wait_for(lambda m: any(x.topic == marker for x in m))
+        assert [m.topic for m in later.messages] == [marker]

@@ -232,3 +232,38 @@ def test_credentials_never_cross_a_network_in_clear(tmp_path: Path) -> None:
     loopback = config("127.0.0.1", "")
     with pytest.raises(MqttError, match="unencrypted"):
         MqttClient(dataclasses.replace(loopback.mqtt, host="10.0.0.2"), client_id="x")
+
+
+async def test_a_retained_command_the_acl_will_not_let_us_clear_is_said_once(
+    tmp_path: Path, pki: LocalPki, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Where the service may not write on command topics, a retained command is still refused
+    (`retained_command`), and one warning says it could not be cleared and what to do."""
+    documented = DOCUMENTED_ACL.read_text(encoding="utf-8")
+    writes = ["status", "diagnostics", "error", "+/alert", "+/error", "+/reply/#", "+/state"]
+    acl = documented.replace(
+        "user recovery-monitor\ntopic readwrite recovery/#\n",
+        "user recovery-monitor\ntopic read recovery/#\n"
+        + "".join(f"topic write recovery/{t}\n" for t in writes),
+    )
+    assert acl != documented
+    async with secure_broker(tmp_path, pki, acl=acl) as setup:
+        config = setup.config()
+        ha = dataclasses.replace(config.mqtt, username="homeassistant")
+        async with MqttProbe(
+            ha, [f"recovery/{PERSON}/error"], client_id="ha", password=PASSWORDS["homeassistant"]
+        ) as home:
+            topic = f"recovery/{PERSON}/report/symptom"
+            code = await home.client.publish(topic, b'{"symptom": "leg_weakness"}', retain=True)
+            assert code < 0x80  # 0x10: nobody subscribed yet; it is kept, retained
+            with caplog.at_level(logging.INFO):
+                async with running(config, SimulatedClock(monday(10), speed=0), tuning=FAST) as app:
+                    assert app.store is not None
+                    errors = await home.wait_for(lambda m: bool(m))
+                    assert errors[0].json()["error"] == "retained_command"
+
+                    async def warned() -> bool:
+                        return "would not let us clear the retained command" in caplog.text
+
+                    await until(warned)
+                    assert await app.store.alerts(PERSON) == []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from scipy import signal
 
 from simulators.motion import (
     NON_WALKING,
@@ -14,6 +15,7 @@ from simulators.motion import (
     Walker,
     simulate,
 )
+from simulators.recordings import IPOL_LUMBAR, load_lumbar
 
 
 @pytest.mark.parametrize("placement", list(Placement))
@@ -93,3 +95,74 @@ def test_the_same_seed_gives_the_same_recording() -> None:
     assert np.array_equal(a.xyz, b.xyz)
     assert np.array_equal(a.step_times, b.step_times)
     assert not np.array_equal(a.xyz, c.xyz)
+
+
+def _band_rms(t: np.ndarray, xyz: np.ndarray, band: tuple[float, float] | float) -> float:
+    """RMS of the norm in a band (Hz), or above a frequency when given one number."""
+    fs = 1.0 / float(np.median(np.diff(t)))
+    norm = np.linalg.norm(xyz, axis=1)
+    if isinstance(band, tuple):
+        sos = signal.butter(2, band, btype="bandpass", fs=fs, output="sos")
+    else:
+        sos = signal.butter(4, band, btype="highpass", fs=fs, output="sos")
+    return float(np.std(signal.sosfiltfilt(sos, norm)))
+
+
+def test_heel_strikes_are_as_sharp_as_in_real_lower_back_recordings() -> None:
+    # Issue 17: the simulator's smooth steps hid what sampling without anti-aliasing does to
+    # real ones. Its ratio of impact (above 6.25 Hz) to gait-band RMS must fall in the range of
+    # the real IPOL lower-back walks.
+    trials = load_lumbar()
+    if not trials:
+        pytest.skip(f"IPOL lower-back dev data not found in {IPOL_LUMBAR}")
+    real = []
+    for f in trials:
+        walking = (f.t >= f.walk[0]) & (f.t <= f.walk[1])
+        t, xyz = f.t[walking], f.xyz[walking]
+        real.append(_band_rms(t, xyz, 6.25) / _band_rms(t, xyz, (0.4, 4.0)))
+    for seed in range(3):
+        rec = simulate(
+            [Segment(Activity.WALKING, 30.0, 100.0)],
+            Placement.LOWER_BACK,
+            seed=seed,
+            sampling=Sampling(rate_hz=100.0),
+        )
+        ratio = _band_rms(rec.t, rec.xyz, 6.25) / _band_rms(rec.t, rec.xyz, (0.4, 4.0))
+        assert min(real) <= ratio <= max(real)
+
+
+def test_a_u_turn_keeps_stepping_with_less_bounce() -> None:
+    straight = simulate([Segment(Activity.WALKING, 20.0, 100.0)], Placement.LOWER_BACK, seed=5)
+    turning = simulate(
+        [Segment(Activity.WALKING, 20.0, 100.0, turns_at_s=(10.0,))], Placement.LOWER_BACK, seed=5
+    )
+    assert np.array_equal(straight.step_times, turning.step_times)
+    fs = 1.0 / float(np.median(np.diff(turning.t)))
+    sos = signal.butter(2, (0.4, 4.0), btype="bandpass", fs=fs, output="sos")
+    bounce = signal.sosfiltfilt(sos, np.linalg.norm(turning.xyz, axis=1))
+    during = (turning.t > 9.5) & (turning.t < 10.5)
+    before = (turning.t > 4.0) & (turning.t < 8.0)
+    assert np.std(bounce[during]) < 0.6 * np.std(bounce[before])
+
+
+def test_a_slow_walkers_watch_sees_the_stride_most() -> None:
+    cadence = 70.0
+    rec = simulate(
+        [Segment(Activity.WALKING, 60.0, cadence)],
+        Placement.WRIST,
+        seed=1,
+        walker=Walker.arm_swinger(),
+        sampling=Sampling(rate_hz=12.5),
+    )
+    norm = np.linalg.norm(rec.xyz, axis=1)
+    freqs, power = signal.welch(norm - norm.mean(), fs=12.5, nperseg=256)
+    assert float(freqs[np.argmax(power)]) == pytest.approx(cadence / 120.0, abs=0.05)
+
+
+def test_without_anti_aliasing_the_impacts_reach_the_samples() -> None:
+    segments = [Segment(Activity.WALKING, 60.0, 100.0)]
+    filtered = simulate(segments, Placement.POCKET, seed=6, sampling=Sampling(rate_hz=12.5))
+    raw = simulate(segments, Placement.POCKET, seed=6, sampling=Sampling(rate_hz=12.5, lowpass=0.0))
+    assert np.array_equal(filtered.step_times, raw.step_times)
+    spread = [float(np.std(np.linalg.norm(r.xyz, axis=1))) for r in (filtered, raw)]
+    assert spread[1] > 1.2 * spread[0]

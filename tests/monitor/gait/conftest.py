@@ -1,11 +1,18 @@
-"""Fixtures for the gait tests: simulated recordings and the shared validation recordings."""
+"""Fixtures for the gait tests: simulated recordings and the shared real recordings."""
 
 from __future__ import annotations
 
 import pytest
 
 from simulators.motion import Activity, Placement, Recording, Sampling, Segment, simulate
-from simulators.recordings import VALIDATION, ValidationRecording, load_validation
+from simulators.recordings import (
+    IPOL_LUMBAR,
+    VALIDATION,
+    LumbarTrial,
+    ValidationRecording,
+    load_lumbar,
+    load_validation,
+)
 
 
 @pytest.fixture(scope="session")
@@ -15,6 +22,15 @@ def validation() -> list[ValidationRecording]:
     if not recordings:
         pytest.skip(f"validation data not found in {VALIDATION}")
     return recordings
+
+
+@pytest.fixture(scope="session")
+def lumbar() -> list[LumbarTrial]:
+    """The 34 IPOL lower-back dev trials; skipped, saying where, only if they are absent."""
+    trials = load_lumbar()
+    if not trials:
+        pytest.skip(f"IPOL lower-back dev data not found in {IPOL_LUMBAR}")
+    return trials
 
 
 @pytest.fixture(scope="session")

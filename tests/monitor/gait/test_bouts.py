@@ -11,14 +11,19 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from monitor.gait.bouts import (
+    EDGE_FULL_SHARE,
     EDGE_REACH_S,
     EDGE_SHARE,
     MAX_BRIDGE_S,
     MAX_HOLE_S,
+    MAX_TURN_S,
+    MICRO_BOUT_S,
     MIN_BOUT_S,
+    TURN_SHARE,
     BoutTracker,
     Walked,
 )
+from monitor.gait.codec import StateReader, StateWriter
 from monitor.gait.resample import GRID_HZ
 
 NAN = math.nan
@@ -62,9 +67,25 @@ def drive(
 
 
 def test_a_run_shorter_than_the_minimum_is_not_a_bout() -> None:
-    outcome = drive([NAN] * 3 + [0.5] * (MIN_BOUT_S - 1) + [NAN] * 5)
+    # Amid motion (a car's bounce, fidgeting) a short run of rhythm is chance.
+    periods = [NAN] * 3 + [0.5] * (MIN_BOUT_S - 1) + [NAN] * 5
+    outcome = drive(periods, [1.0] * len(periods))
     assert outcome.bouts == []
     assert outcome.intervals == []
+
+
+def test_a_whole_micro_walk_from_still_to_still_is_a_bout() -> None:
+    # Issue 17: four or five steps from standing to standing (kitchen to door) count.
+    periods = [NAN] * 3 + [0.5] * MICRO_BOUT_S + [NAN] * 5
+    energies = [0.0] * 3 + [1.0] * MICRO_BOUT_S + [0.0] * 5
+    outcome = drive(periods, energies)
+    start = FIRST + 3
+    assert outcome.bouts == [(start, start + MICRO_BOUT_S, round(MICRO_BOUT_S / 0.5))]
+    # Not when it is not still before it, nor when it is one second shorter.
+    busy_before = drive(periods, [0.0, 0.0, 1.0, *energies[3:]])
+    assert busy_before.bouts == []
+    shorter = drive([NAN] * 4 + [0.5] * (MICRO_BOUT_S - 1) + [NAN] * 5)
+    assert shorter.bouts == []
 
 
 def test_a_run_of_the_minimum_length_is_a_bout_with_its_steps() -> None:
@@ -98,12 +119,59 @@ def test_a_second_read_at_the_wrong_octave_does_not_break_the_bout() -> None:
 
 
 def test_edges_reach_over_seconds_that_still_carry_walking_energy() -> None:
-    share = EDGE_SHARE * 1.5
+    full = EDGE_FULL_SHARE
     periods = [NAN] * 4 + [0.5] * 6 + [NAN] * 4
-    energies = [0.0, 0.0, EDGE_SHARE / 2, share] + [1.0] * 6 + [share, share, 0.0, share]
+    energies = [0.0, 0.0, EDGE_SHARE / 2, full] + [1.0] * 6 + [full, full, 0.0, full]
     outcome = drive(periods, energies)
     # One second before the run (the one before it is too quiet), two after it (then silence).
     assert [(a, b) for a, b, _ in outcome.bouts] == [(FIRST + 3, FIRST + 12)]
+
+
+def test_an_edge_second_walked_in_part_adds_that_part_and_ends_the_reach() -> None:
+    # The issue's short walks: whole seconds would misplace each edge by half a step's time.
+    full = EDGE_FULL_SHARE
+    periods = [NAN] * 4 + [0.5] * 6 + [NAN] * 4
+    energies = [0.0, 0.0, full, full / 2] + [1.0] * 6 + [full / 4, full, full, 0.0]
+    outcome = drive(periods, energies)
+    assert [(a, b) for a, b, _ in outcome.bouts] == [(FIRST + 3.5, FIRST + 10.25)]
+    assert outcome.walking_s == 6.75
+
+
+@pytest.mark.parametrize(("gap_energy", "bouts"), [(TURN_SHARE * 2, 1), (TURN_SHARE / 2, 2)])
+def test_a_turn_is_bridged_but_a_stop_is_not(gap_energy: float, bouts: int) -> None:
+    gap = MAX_TURN_S
+    periods = [0.5] * 6 + [NAN] * gap + [0.55] * 6
+    energies = [1.0] * 6 + [gap_energy] * gap + [1.0] * 6
+    outcome = drive(periods, energies)
+    assert len(outcome.bouts) == bouts
+    if bouts == 1:
+        assert outcome.walking_s == 12 + gap
+        assert outcome.bouts[0][2] == pytest.approx(6 / 0.5 + 6 / 0.55 + gap / 0.525, abs=1)
+
+
+def test_a_turn_longer_than_a_window_ends_the_bout() -> None:
+    gap = MAX_TURN_S + 1
+    outcome = drive([0.5] * 6 + [NAN] * gap + [0.5] * 6, [1.0] * 6 + [0.5] * gap + [1.0] * 6)
+    assert len(outcome.bouts) == 2
+
+
+def test_a_run_keeps_one_odd_second_but_not_two() -> None:
+    # A misread second inside the first seconds of a walk does not lose the walk, though it
+    # costs it one more agreeing second ...
+    short = drive([NAN] * 3 + [0.5, 0.5, 1.7, 0.5, 0.5] + [NAN] * 5)
+    assert short.bouts == []
+    one = drive([NAN] * 3 + [0.5, 0.5, 1.7, 0.5, 0.5, 0.5] + [NAN] * 5)
+    assert len(one.bouts) == 1
+    assert one.walking_s == 6
+    # ... two in a row do: the run starts again.
+    two = drive([NAN] * 3 + [0.5, 0.5, NAN, NAN, 0.5, 0.5] + [NAN] * 5)
+    assert two.bouts == []
+
+
+def test_a_misread_octave_inside_a_bout_walks_at_the_bouts_cadence() -> None:
+    outcome = drive([0.5] * 6 + [1.0, 0.25] + [0.5] * 6)
+    assert len(outcome.bouts) == 1
+    assert {p for _, _, p in outcome.intervals} == {0.5}
 
 
 def test_edges_reach_no_further_than_the_half_window() -> None:
@@ -217,3 +285,15 @@ def test_nothing_is_decided_before_the_horizon_it_announced(
     covered.sort()
     assert all(b <= c for (_, b), (c, _) in itertools.pairwise(covered))
     assert all(0 <= a < b <= end for a, b in covered)
+
+
+def test_rhythm_that_comes_and_goes_keeps_the_state_bounded() -> None:
+    # Every other second rhythmic (a car's bounce): never a walk, and the run never grows.
+    tracker = BoutTracker()
+    tracker.start_segment(0, FIRST)
+    tracker.push([0.5, NAN] * 200, [1.0] * 400, [(0, GRID_HZ * FIRST, 1.0)])
+    assert tracker.take().bouts == []
+    w = StateWriter()
+    tracker.dump(w)
+    restored = BoutTracker.load(StateReader(w.getvalue()))
+    assert restored.next_second == tracker.next_second

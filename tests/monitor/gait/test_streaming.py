@@ -128,3 +128,40 @@ def test_feed_checks_shapes() -> None:
     with pytest.raises(ValueError, match="N x 3"):
         detector.feed([0.0, 0.1], [[0.0, 0.0, 1.0]])
     assert detector.feed([], np.empty((0, 3))) == []
+
+
+@pytest.fixture(scope="module")
+def short_walks() -> Recording:
+    """Issue 17's walks at 12.5 Hz: a U-turn inside a walk, a pause, a walk of five steps."""
+    return simulate(
+        [
+            Segment(Activity.STILL, 8.0),
+            Segment(Activity.WALKING, 16.0, 95.0, turns_at_s=(8.0,)),
+            Segment(Activity.STILL, 5.0),
+            Segment(Activity.WALKING, 12.0, 95.0),
+            Segment(Activity.STILL, 8.0),
+            Segment(Activity.WALKING, 3.3, 90.0),
+            Segment(Activity.STILL, 8.0),
+        ],
+        Placement.LOWER_BACK,
+        seed=12,
+        sampling=Sampling(rate_hz=12.5, jitter=0.2, dropouts_per_min=2.0),
+        start_s=1_764_000_041.7,
+    )
+
+
+@settings(
+    max_examples=15,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    blocks=st.lists(st.integers(1, 40), min_size=1, max_size=20),
+    restarts=st.sets(st.integers(0, 120), max_size=4),
+)
+def test_streaming_short_walks_equals_the_batch(
+    short_walks: Recording, blocks: list[int], restarts: set[int]
+) -> None:
+    batch = analyze_gait(short_walks.t, short_walks.xyz)
+    assert batch.bouts  # the walks are found, so the bout rules are exercised
+    assert stream(short_walks, blocks, restarts) == list(batch.minutes)

@@ -7,12 +7,11 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from monitor.clock import SimulatedClock
-from monitor.config import MqttConfig
-from monitor.mqtt.client import MqttClient
-from monitor.mqtt.outbox import Outbox
+from monitor.recovery.symptoms import SymptomKind
 from monitor.service.alerter import Alerter
 from monitor.service.reactions import Reactions
 from monitor.store.database import Store
+from monitor.store.reports import NewReport
 
 LONDON = ZoneInfo("Europe/London")
 T0 = datetime(2026, 11, 23, 9, tzinfo=UTC)
@@ -32,20 +31,33 @@ REPORTS = [
 ]
 
 
+class Woken:
+    """The outbox's seam: counts wake-ups."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def wake(self) -> None:
+        self.count += 1
+
+
 async def alert_keys(path: Path, *, remember: bool) -> set[str]:
     """The alerts the reports raise, with episodes remembered or read from the store each time."""
     async with Store.open(path) as store:
-        outbox = Outbox(store, MqttClient(MqttConfig(), client_id="unused"))  # never run
-        alerter = Alerter(store, outbox, SimulatedClock(T0), "recovery")
+        woken = Woken()
+        alerter = Alerter(store, woken, SimulatedClock(T0), "recovery")
         reactions = Reactions(store, alerter, LONDON)
         for hours, symptom in REPORTS:
             at = T0 + timedelta(hours=hours)
-            fields = {"symptom": symptom}
-            report = await store.add_report("p1", "symptom", at, at, fields, f"{hours}", None)
-            assert report is not None
+            report = NewReport("p1", "symptom", at, at, {"symptom": symptom}, f"{hours}", None)
             if not remember:
                 reactions = Reactions(store, alerter, LONDON)
-            await reactions.after_report("p1", report, "symptom", at, fields)
+            planned = await reactions.plan("p1", SymptomKind(symptom), at, at)
+            stored = await store.store_report(report, planned.react)
+            planned.settle(stored)
+            assert not stored.duplicate
+            assert stored.alerts, "every symptom report raises at least its own alert"
+        assert woken.count == len(await store.alerts("p1"))
         return {alert.key for alert in await store.alerts("p1")}
 
 

@@ -1,0 +1,237 @@
+"""Intake against a fake broker seam and a real SQLite file: truthful answers, no poison, no replay.
+
+The MQTT side is a fake at the seam intake declares (`Messenger`); the store is the real one, so
+a storage failure is a real SQLite error (a trigger that fails the alert's insert the way a
+full disk fails a page write).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import sqlite3
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from monitor.clock import SimulatedClock
+from monitor.config import parse_config
+from monitor.mqtt.client import Incoming
+from monitor.service.alerter import Alerter
+from monitor.service.intake import Intake
+from monitor.store.database import Store
+from monitor.store.reports import NewReport, Reaction, ReportStored
+from tests.conftest import config_toml
+
+NOW = datetime(2026, 11, 23, 10, tzinfo=UTC)
+SYMPTOM = "recovery/p1/report/symptom"
+RED_FLAG = b'{"symptom": "leg_weakness", "id": "r1"}'
+
+
+@dataclass(frozen=True, slots=True)
+class Published:
+    topic: str
+    body: bytes
+    retain: bool
+    correlation_data: bytes | None
+
+
+class FakeBroker:
+    """The Messenger seam: records what intake publishes and acknowledges."""
+
+    def __init__(self) -> None:
+        self.published: list[Published] = []
+        self.acked: list[int] = []
+
+    def publish(
+        self,
+        topic: str,
+        payload: bytes,
+        *,
+        qos: int = 1,
+        retain: bool = False,
+        correlation_data: bytes | None = None,
+    ) -> asyncio.Future[int]:
+        self.published.append(Published(topic, payload, retain, correlation_data))
+        done: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        done.set_result(0)
+        return done
+
+    def ack(self, message: Incoming) -> None:
+        self.acked.append(message.mid)
+
+    def answers(self) -> list[dict[str, object]]:
+        """Every answer on a reply topic, in order."""
+        return [json.loads(p.body) for p in self.published if "/reply/" in p.topic]
+
+
+class Woken:
+    def wake(self) -> None:
+        pass
+
+
+@dataclass
+class Rig:
+    store: Store
+    broker: FakeBroker
+    intake: Intake
+    path: Path
+
+    async def command(
+        self, topic: str, payload: bytes, *, mid: int, retained: bool = False
+    ) -> None:
+        message = Incoming(
+            topic, payload, qos=1, mid=mid, retained=retained, response_topic="recovery/p1/reply/x"
+        )
+        await self.intake.handle(message)
+
+
+@contextlib.asynccontextmanager
+async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
+    path = tmp_path / "monitor.db"
+    config = parse_config(config_toml(database=path, port=1883), base_dir=tmp_path)
+    clock = SimulatedClock(NOW, speed=0)
+    async with Store.open(path) as store:
+        alerter = Alerter(store, Woken(), clock, "recovery", persons=config.persons)
+        broker = FakeBroker()
+        intake = Intake(
+            config,
+            store=store,
+            alerter=alerter,
+            mqtt=broker,
+            clock=clock,
+            on_change=lambda _: None,
+            monotonic=lambda: 0.0,
+        )
+        yield Rig(store, broker, intake, path)
+
+
+def counts(path: Path) -> tuple[int, int, int]:
+    """Reports, alerts and outbox rows in a database file."""
+    with sqlite3.connect(path) as db:
+        reports, alerts, outbox = (
+            int(db.execute(f"SELECT count(*) FROM {table}").fetchone()[0])  # noqa: S608
+            for table in ("report", "alert", "outbox")
+        )
+    return reports, alerts, outbox
+
+
+async def test_storage_unavailable_means_nothing_was_stored_and_the_resend_is_alerted(
+    tmp_path: Path,
+) -> None:
+    async with rig(tmp_path) as r:
+        with sqlite3.connect(r.path) as db:
+            # The alert's page cannot be written, as on a full disk (SQLITE_FULL or a trigger's
+            # abort: both roll the statement back and fail the transaction).
+            db.execute(
+                "CREATE TRIGGER full BEFORE INSERT ON alert "
+                "BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END"
+            )
+        await r.command(SYMPTOM, RED_FLAG, mid=1)
+        assert r.broker.answers()[-1]["error"] == "storage_unavailable"
+        assert counts(r.path) == (0, 0, 0), "storage_unavailable: nothing was stored"
+        with sqlite3.connect(r.path) as db:
+            db.execute("DROP TRIGGER full")
+        await r.command(SYMPTOM, RED_FLAG, mid=2)  # the phone sends it again, as told
+        answer = r.broker.answers()[-1]
+        assert answer["ok"] is True
+        assert "duplicate" not in answer
+        assert counts(r.path) == (1, 1, 1)
+        assert r.broker.acked == [1, 2]
+
+
+async def test_a_redelivered_report_whose_alert_is_missing_gets_it(tmp_path: Path) -> None:
+    async with rig(tmp_path) as r:
+        # As an older version left it, killed between storing the report and its alert.
+        await r.store.add_report(
+            "p1", "symptom", NOW, NOW, {"symptom": "leg_weakness"}, "id:r1", None
+        )
+        assert counts(r.path) == (1, 0, 0)
+        await r.command(SYMPTOM, RED_FLAG, mid=1)
+        assert r.broker.answers()[-1]["duplicate"] is True
+        assert counts(r.path) == (1, 1, 1)
+        await r.command(SYMPTOM, RED_FLAG, mid=2)
+        assert counts(r.path) == (1, 1, 1), "a third delivery changes nothing"
+
+
+async def test_at_start_a_stored_report_without_its_alert_gets_it(tmp_path: Path) -> None:
+    async with rig(tmp_path) as r:
+        await r.store.add_report("p1", "symptom", NOW, NOW, {"symptom": "night_pain"}, "h", None)
+        task = asyncio.create_task(r.intake.run())
+        try:
+            async with asyncio.timeout(10):
+                while counts(r.path) != (1, 1, 1):  # noqa: ASYNC110 - polling the file
+                    await asyncio.sleep(0.01)
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        alerts = await r.store.alerts("p1")
+        assert [a.key for a in alerts] == ["red_flag:1"]
+
+
+POISON = [
+    ("recovery/p1/report/pain", b"1" * 400, "out_of_range"),
+    ("recovery/p1/report/pain", b"[" * 1000 + b"]" * 1000, "invalid_json"),
+    ("recovery/p1/report/function", b'{"score": ' + b"9" * 1000 + b"}", "out_of_range"),
+    ("recovery/p1/report/symptom", b'{"symptom": ' + b"[" * 900 + b"]" * 900 + b"}", None),
+    ("recovery/p1/report/session", b'{"kind": "manual", "minutes": 1e999}', "invalid_field"),
+    ("recovery/p1/report/note", b'{"note": {"a": ' * 600 + b"1" + b"}" * 600 + b"}", None),
+]
+
+
+@pytest.mark.parametrize(("topic", "payload", "code"), POISON)
+async def test_no_message_stops_intake(
+    tmp_path: Path, topic: str, payload: bytes, code: str | None
+) -> None:
+    async with rig(tmp_path) as r:
+        await r.command(topic, payload, mid=1)
+        refused = r.broker.answers()[-1]
+        assert refused["ok"] is False
+        if code is not None:
+            assert refused["error"] == code
+        await r.command("recovery/p1/report/pain", b"3", mid=2)
+        assert r.broker.answers()[-1]["ok"] is True
+        assert r.broker.acked == [1, 2]
+        assert counts(r.path) == (1, 0, 0)
+
+
+async def test_a_failure_nobody_foresaw_is_answered_acknowledged_and_intake_goes_on(
+    tmp_path: Path,
+) -> None:
+    async with rig(tmp_path) as r:
+        original = r.store.store_report
+
+        async def broken(report: NewReport, react: Reaction | None = None) -> ReportStored:
+            raise RuntimeError("a bug")
+
+        r.store.store_report = broken  # type: ignore[method-assign]
+        await r.command(SYMPTOM, RED_FLAG, mid=1)
+        assert r.broker.answers()[-1]["error"] == "internal_error"
+        r.store.store_report = original  # type: ignore[method-assign]
+        await r.command("recovery/p1/report/pain", b"3", mid=2)
+        assert r.broker.answers()[-1]["ok"] is True
+        assert r.broker.acked == [1, 2]
+
+
+@pytest.mark.parametrize(
+    ("topic", "payload"),
+    [(SYMPTOM, b'{"symptom": "leg_weakness"}'), ("recovery/p1/alert/ack", b'{"all": true}')],
+)
+async def test_a_retained_command_is_refused_once_cleared_and_changes_nothing(
+    tmp_path: Path, topic: str, payload: bytes
+) -> None:
+    async with rig(tmp_path) as r:
+        await r.command(SYMPTOM, b'{"symptom": "night_pain"}', mid=1)  # an alert to ack
+        before = counts(r.path)
+        await r.command(topic, payload, mid=2, retained=True)
+        await r.command(topic, payload, mid=3, retained=True)  # replayed at a reconnect
+        assert [a["error"] for a in r.broker.answers() if a["ok"] is False] == ["retained_command"]
+        assert counts(r.path) == before
+        assert all(a.acked_at is None for a in await r.store.alerts("p1"))
+        assert [p for p in r.broker.published if p.retain] == [Published(topic, b"", True, None)]
+        assert r.broker.acked == [1, 2, 3]
