@@ -158,8 +158,10 @@ class Connection:
                     raise self._error(exc) from exc
                 raise
 
-    async def atomic(self, work: Callable[[sqlite3.Connection], T]) -> T:
+    async def atomic(self, work: Callable[[sqlite3.Connection], T], *, bulk: bool = False) -> T:
         """Run `work` as one transaction in one trip to the database thread; roll back on error.
+
+        `bulk` as for `transaction`.
 
         `work` runs on that thread: it must only touch the connection it is given and values it
         owns. If the caller is cancelled meanwhile, `work` still runs to its end (committed or
@@ -173,7 +175,8 @@ class Connection:
                 raise self._error(exc) from exc
             self._writes += 1
             self._written.set()
-            self._urgent.set()
+            if not bulk:
+                self._urgent.set()
             return result
 
     async def _rollback(self) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -33,21 +34,24 @@ class ReadingTables(Connection):
 
         The rows get consecutive ids (checked), so the last one's is `first + len(rows) - 1`.
         """
-        # One trip to the database thread per statement (each wakes the event loop once).
         last_id = "SELECT coalesce(max(id), 0) FROM raw_reading"
-        async with self.transaction(bulk=True) as db:
-            ((last,),) = await db.execute_fetchall(last_id)
-            await db.executemany(
+
+        def append(db: sqlite3.Connection) -> int:
+            # On the database thread, in one trip (one event-loop wake-up a commit, not five).
+            (last,) = db.execute(last_id).fetchone()
+            db.executemany(
                 "INSERT INTO raw_reading (person, device, received_us, kind, payload) "
                 "VALUES (?, ?, ?, ?, ?)",
                 rows,
             )
             # Inside this transaction nobody else inserts, and a new rowid is max(rowid) + 1,
             # so the rows got consecutive ids; check rather than trust.
-            ((now_last,),) = await db.execute_fetchall(last_id)
+            (now_last,) = db.execute(last_id).fetchone()
             if now_last != last + len(rows):
                 raise StoreError("raw log ids are not consecutive: the database was changed")
-        return int(last) + 1
+            return int(last) + 1
+
+        return await self.atomic(append, bulk=True)
 
     async def raw_after(self, raw_id: int, limit: int = 5000) -> list[tuple[int, RawRow]]:
         """Raw-log rows after `raw_id`, oldest first."""
