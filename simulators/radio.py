@@ -331,6 +331,11 @@ class VirtualCentral:
                 return connection
             return await self._connect_on_clock(self._clock, address, limit_s)
 
+    def keep_to(self, clock: Clock) -> None:
+        """Time connects on `clock`, unless the radio was given a clock of its own."""
+        if self._clock is None:
+            self._clock = clock
+
     def attempt_started(self) -> None:
         """A connect attempt begins: it waits on the clock, so a paced clock may move."""
         if isinstance(self._clock, SimulatedClock):
@@ -378,7 +383,7 @@ class VirtualRadio:
     def __init__(
         self,
         *,
-        clock: Clock | None = None,
+        clock: Clock | None = None,  # None: the first wearable's clock
         connect_timeout_s: float = DEFAULT_CONNECT_TIMEOUT_S,
         advertising_interval_ms: float = DEFAULT_ADVERTISING_INTERVAL_MS,
     ) -> None:
@@ -482,6 +487,7 @@ class VirtualRadio:
         device's own rate if None), and a reboot keeps the wearable away for `boot_s`.
         """
         link = self._require()
+        self.central.keep_to(clock)
         if profile not in PROFILE_DEFAULTS:
             known = ", ".join(sorted(PROFILE_DEFAULTS))
             raise ValueError(f"no simulated wearable for profile {profile!r} (known: {known})")

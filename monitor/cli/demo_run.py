@@ -114,9 +114,9 @@ async def demo(
         clock = SimulatedClock(start, speed=speed, paced=True)
         clock.hold()  # until the service is up and listening: the story starts at `start`
         listener = Listener(config, out)
-        await stack.enter_async_context(listener.client())
+        await stack.enter_async_context(listener.client)
         phone = Phone(config, clock, out)
-        await stack.enter_async_context(phone.client())
+        await stack.enter_async_context(phone.client)
         await asyncio.wait_for(listener.connected(), DRAIN_TIMEOUT_S)
         await asyncio.wait_for(phone.connected(), DRAIN_TIMEOUT_S)
 
@@ -227,23 +227,17 @@ class Phone:
         self._pid = config.persons[0].id
         self._reply_topic = f"{config.mqtt.base_topic}/{self._pid}/reply/demo-phone"
         self._answers: dict[bytes, asyncio.Future[None]] = {}
-        self._client: MqttClient | None = None
-
-    def client(self) -> MqttClient:
-        """The phone's MQTT client."""
-        self._client = _client(
-            self._config.mqtt,
-            f"{self._config.mqtt.client_id}-phone",
+        self.client = _client(
+            config.mqtt,
+            f"{config.mqtt.client_id}-phone",
             subscriptions=[self._reply_topic],
             on_message=self._answered,
         )
-        return self._client
 
     async def connected(self) -> None:
         """Return once connected and subscribed."""
-        assert self._client is not None
-        await self._client.wait_connected()
-        await self._client.wait_subscribed()
+        await self.client.wait_connected()
+        await self.client.wait_subscribed()
 
     async def send(self, reports: tuple[PhoneReport, ...], sync: Sync) -> None:
         """Send each report at its moment, each acknowledged once the service has answered it."""
@@ -263,12 +257,11 @@ class Phone:
             await self._command(f"{base}/{self._pid}/report/{report.kind}", body)
 
     async def _command(self, topic: str, body: dict[str, Any]) -> None:
-        assert self._client is not None
         nonce = secrets.token_bytes(8)
         answer = asyncio.get_running_loop().create_future()
         self._answers[nonce] = answer
         self._clock.hold()  # until this task next waits on the clock
-        self._client.publish(
+        self.client.publish(
             topic,
             json.dumps(body).encode(),
             response_topic=self._reply_topic,
@@ -293,19 +286,10 @@ class Listener:
         self._out = out
         self._marker_topic = f"{config.mqtt.base_topic}/demo-listener/marker"
         self._markers: dict[bytes, asyncio.Future[None]] = {}
-        self._client: MqttClient | None = None
-
-    @property
-    def alert_ids(self) -> set[str]:
-        """The ids of the alerts received so far."""
-        return self._out.alert_ids
-
-    def client(self) -> MqttClient:
-        """The subscriber's MQTT client."""
-        base = self._config.mqtt.base_topic
-        self._client = _client(
-            self._config.mqtt,
-            f"{self._config.mqtt.client_id}-listener",
+        base = config.mqtt.base_topic
+        self.client = _client(
+            config.mqtt,
+            f"{config.mqtt.client_id}-listener",
             subscriptions=[
                 f"{base}/+/alert",
                 f"{base}/+/state",
@@ -314,21 +298,23 @@ class Listener:
             ],
             on_message=self._received,
         )
-        return self._client
+
+    @property
+    def alert_ids(self) -> set[str]:
+        """The ids of the alerts received so far."""
+        return self._out.alert_ids
 
     async def connected(self) -> None:
         """Return once connected and subscribed."""
-        assert self._client is not None
-        await self._client.wait_connected()
-        await self._client.wait_subscribed()
+        await self.client.wait_connected()
+        await self.client.wait_subscribed()
 
     async def round_trip(self) -> None:
         """Send a marker to ourselves; return once it is back (what came before it is in)."""
-        assert self._client is not None
         nonce = secrets.token_bytes(8)
         back = asyncio.get_running_loop().create_future()
         self._markers[nonce] = back
-        self._client.publish(self._marker_topic, nonce)
+        self.client.publish(self._marker_topic, nonce)
         try:
             await back
         finally:

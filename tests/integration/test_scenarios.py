@@ -6,9 +6,15 @@ Each row is a scenario (the demo's own, or one made for a boundary) and what it 
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
 from datetime import date, time, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -21,6 +27,7 @@ from simulators.scenarios import SCENARIOS, DayScript, ScenarioSpec
 from tests.integration.scenario_run import PERSON, run_scenario
 
 MONDAY = date(2026, 11, 23)
+REPO = Path(__file__).parents[2]
 
 
 def day(number: int, start: date = MONDAY) -> date:
@@ -219,3 +226,60 @@ async def test_no_improvement_is_said_at_exactly_8_weeks(
     assert said["data"]["first_week_mean"] == 6.0
     assert "no_improvement" in run.on(day(56))
     assert "no_improvement" not in run.on(day(55)) + run.on(day(57))
+
+
+# -- the demo on a busy machine ---------------------------------------------------------------
+
+# The demo's first four days: on track, falls behind, then OK on a nudge and a missed day.
+DEMO_ARGS = ["demo", "--json", "--scenario", "week", "--days", "4", "--speed", "1e9"]
+
+
+def _demo_story() -> list[dict[str, Any]]:
+    """The demo's JSON lines (alerts, acknowledgements, days, summary), without random ids."""
+    done = subprocess.run(
+        [sys.executable, "-m", "monitor", *DEMO_ARGS],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    story = [json.loads(line) for line in done.stdout.splitlines()]
+    for line in story:
+        for kind in ("alert", "ack"):
+            if kind in line:
+                line[kind].pop("id")
+    return story
+
+
+@contextlib.contextmanager
+def _machine_busy() -> Iterator[None]:
+    """One spinning process more than the machine has cores, stopped afterwards."""
+    spinners = [
+        subprocess.Popen([sys.executable, "-c", "while True: pass"])
+        for _ in range((os.cpu_count() or 1) + 1)
+    ]
+    try:
+        yield
+    finally:
+        for spinner in spinners:
+            spinner.kill()
+            spinner.wait()
+
+
+@pytest.mark.slow
+def test_the_demo_tells_the_same_story_on_a_busy_machine() -> None:
+    quiet = _demo_story()
+    with _machine_busy():
+        busy = _demo_story()
+    days = [line["day"] for line in quiet if "day" in line]
+    # The story itself (issue 16: a busy machine lost walks and missed days).
+    assert [d["alerts"] for d in days] == [
+        ["target_met"],
+        ["target_met"],
+        ["behind_schedule", "target_met"],
+        ["behind_schedule", "target_missed"],
+    ]
+    assert any("ack" in line for line in quiet)
+    assert busy == quiet

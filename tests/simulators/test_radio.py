@@ -33,7 +33,7 @@ async def radio() -> AsyncIterator[VirtualRadio]:
 async def add(
     radio: VirtualRadio, profile: str, *, name: str | None = None, battery: int = 90
 ) -> SimulatedWearable:
-    clock = SimulatedClock(START, speed=100)
+    clock = SimulatedClock(START, speed=100, paced=True)
     return await radio.add_wearable(
         profile=profile, wearer=SimulatedPerson(), clock=clock, name=name, battery=battery
     )

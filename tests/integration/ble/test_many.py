@@ -21,7 +21,7 @@ pytestmark = pytest.mark.timeout(30)
 async def test_three_wearables_two_people_one_flapping(radio: VirtualRadio) -> None:
     # Half the usual speed: three links share the event loop, and the counter logic's
     # plausibility check must not see loop lag (times the speed) as steps bunched together.
-    clock = SimulatedClock(START, speed=500)
+    clock = SimulatedClock(START, speed=500, paced=True)
     anna = SimulatedPerson([Walk(START + timedelta(minutes=4), 15)])
     ben = SimulatedPerson([Walk(START + timedelta(minutes=5), 10, cadence_spm=110)])
     watch = await radio.add_wearable(profile="infinitime", wearer=anna, clock=clock)
@@ -104,7 +104,7 @@ async def test_an_incompatible_wearable_backs_off_for_long(
     recorder = Recorder()
     async with running([link], recorder):
         await recorder.wait_for(lambda: len(recorder.of(LinkState)) == 2)
-        await asyncio.sleep(0.05)
+        await clock.until_idle()
         assert link.phase is LinkPhase.BACKING_OFF
     reason = recorder.of(LinkState)[1].reason
     assert "profile 'thingy52'" in reason

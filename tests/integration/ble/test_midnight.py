@@ -24,7 +24,7 @@ MIDNIGHT = datetime(2026, 11, 20, 23, 0, tzinfo=UTC)  # 00:00 in Berlin
 async def test_watch_counter_restarts_at_the_services_midnight(radio: VirtualRadio) -> None:
     # Slower than the other tests: the watch's clock is set within a second, and at 1000x a
     # millisecond of radio latency is already a simulated second.
-    clock = SimulatedClock(MIDNIGHT - timedelta(minutes=2), speed=100)
+    clock = SimulatedClock(MIDNIGHT - timedelta(minutes=2), speed=100, paced=True)
     walk = Walk(MIDNIGHT - timedelta(seconds=80), 2.5)  # 250 steps, 22:58:40-23:01:10
     person = SimulatedPerson([walk])
     watch = await radio.add_wearable(
