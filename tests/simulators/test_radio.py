@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import struct
 from collections.abc import AsyncIterator, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from bleak import BleakClient, BleakScanner
@@ -227,3 +227,25 @@ async def test_a_cancellation_racing_a_result_is_not_lost() -> None:
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
+
+
+async def test_a_connect_gives_up_after_the_clocks_seconds_not_real_ones() -> None:
+    # The radio's timeouts and the simulated clock agree: a wearable out of range is given up
+    # on after the connect limit of simulated time, however much or little real time passed.
+    clock = SimulatedClock(START, speed=0)  # time moves only when the test says so
+    async with VirtualRadio(clock=clock, connect_timeout_s=0.1) as radio:
+        watch = await radio.add_wearable(
+            profile="infinitime", wearer=SimulatedPerson(), clock=clock
+        )
+        await watch.out_of_range(3600)
+        connect = asyncio.create_task(client_for(radio, watch.address).connect())
+        await asyncio.sleep(0.3)  # three times the limit in real time: not given up on yet
+        assert not connect.done()
+        await clock.advance(0.1)
+        with pytest.raises(TimeoutError, match="no connection within"):
+            await connect
+        assert radio.central.controller.pending_le_connection is None
+        await clock.advance(3600)  # back in range: its advertisement answers the connect at once
+        async with client_for(radio, watch.address) as client:
+            assert client.is_connected
+            assert clock.now() == START + timedelta(seconds=3600.1)

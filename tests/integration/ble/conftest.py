@@ -67,7 +67,7 @@ class Recorder:
         """The connection states reported, in order."""
         return [s.connected for s in self.of(LinkState, device)]
 
-    async def wait_for(self, condition: Callable[[], bool], within_s: float = 10.0) -> None:
+    async def wait_for(self, condition: Callable[[], bool], within_s: float = 60.0) -> None:
         """Wait (at most `within_s` real seconds) until `condition()` holds."""
         async with asyncio.timeout(within_s):
             while not condition():
@@ -75,7 +75,7 @@ class Recorder:
                 await self._changed.wait()
 
     async def wait_for_count(
-        self, device: str, count: Callable[[], int], within_s: float = 10.0
+        self, device: str, count: Callable[[], int], within_s: float = 60.0
     ) -> None:
         """Wait until the device's latest StepCount is the wearable's current count."""
 
