@@ -23,6 +23,7 @@ from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any, TextIO, TypeVar
 
+from monitor.cli.demo_broker import own_namespace, sweep
 from monitor.cli.report import ReportData, gather
 from monitor.clock import SimulatedClock
 from monitor.config import (
@@ -96,19 +97,21 @@ async def demo(
     end = at_local(START_DAY + timedelta(days=days), time(0), tz)
     async with contextlib.AsyncExitStack() as stack:
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="rm-demo-")))
-        if broker:
-            host, _, port = broker.rpartition(":")
-            mqtt = dataclasses.replace(base.mqtt, host=host or "localhost", port=int(port))
-        else:
-            private = await stack.enter_async_context(PrivateBroker(workdir / "broker"))
-            mqtt = dataclasses.replace(base.mqtt, host=private.host, port=private.port)
         config = dataclasses.replace(
             base,
             service=dataclasses.replace(base.service, database=workdir / "monitor.db"),
-            mqtt=mqtt,
             persons=(person,),
         )
-        out.banner(scenario, spec.description, days, speed, mqtt)
+        if broker:
+            # A shared broker: topics, client ids and Home Assistant device of its own.
+            host, _, port = broker.rpartition(":")
+            config = own_namespace(config, host or "localhost", int(port))
+            person = config.persons[0]
+        else:
+            private = await stack.enter_async_context(PrivateBroker(workdir / "broker"))
+            mqtt = dataclasses.replace(config.mqtt, host=private.host, port=private.port)
+            config = dataclasses.replace(config, mqtt=mqtt)
+        out.banner(scenario, spec.description, days, speed, config.mqtt)
         # Time moves only when the service, the radio, the database and the broker have caught
         # up with it: the same story on any machine, only slower where the machine is slower.
         clock = SimulatedClock(start, speed=speed, paced=True)
@@ -150,6 +153,8 @@ async def demo(
             service.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await service
+            if broker:
+                await _leave_nothing(config)
         async with Store.open(config.service.database) as store:
             last = START_DAY + timedelta(days=days - 1)
             summary = await gather(store, config, person, last, days, end)
@@ -170,6 +175,18 @@ async def _race(work: Awaitable[_T], service: asyncio.Task[None]) -> _T:
         service.result()
         raise MonitorError("the service stopped before the demo ended")
     return job.result()
+
+
+async def _leave_nothing(config: Config) -> None:
+    """Clear what the demo left on a shared broker; say so if that could not be done."""
+    try:
+        await sweep(config)
+    except (TimeoutError, MonitorError) as error:
+        print(
+            f"recovery-monitor: could not clear the demo's retained messages under "
+            f"{config.mqtt.base_topic}/ ({error or 'the broker did not answer'})",
+            file=sys.stderr,
+        )
 
 
 def _client(mqtt: MqttConfig, client_id: str, **kwargs: Any) -> MqttClient:
