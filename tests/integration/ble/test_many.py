@@ -71,7 +71,7 @@ async def test_cancelled_while_searching_stops_at_once(
     link = make_link(radio, clock, DeviceConfig("ghost", "infinitime", address="C0:FF:EE:00:00:01"))
     recorder = Recorder()
     task = asyncio.create_task(link.run(recorder))
-    await asyncio.sleep(0.05)
+    await clock.until_idle()  # the link has started and is waiting for an advertisement
     searching = link.phase
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
