@@ -272,6 +272,7 @@ def _machine_busy() -> Iterator[None]:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(600)  # two demos, one of them on a machine made busy on purpose
 def test_the_demo_tells_the_same_story_on_a_busy_machine() -> None:
     quiet = _demo_story()
     with _machine_busy():
