@@ -56,8 +56,8 @@ _LOGGER = logging.getLogger(__name__)
 # one packet, as on any phone or adapter made since 2016 (fragments cost 4x the CPU here).
 _LE_DATA_LENGTH = 251
 _CENTRAL_ADDRESS = "F0:F1:F2:F3:F4:F5"
-# A real connect waits for the peripheral's next advertisement (20 ms here); a virtual one
-# that has not completed in this long never will.
+# A connect waits for the peripheral's next advertisement (sent at once here); one that has not
+# completed in this long (seconds of the radio's clock) never will.
 DEFAULT_CONNECT_TIMEOUT_S = 2.0
 DEFAULT_ADVERTISING_INTERVAL_MS = 20.0
 
