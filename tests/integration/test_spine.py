@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import json
 import os
 import signal
 import sqlite3
 import sys
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
@@ -147,6 +149,7 @@ async def outbox_empty(store: Store) -> bool:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(300)  # two lives of a service in processes of their own, on a busy machine
 async def test_a_service_killed_mid_day_loses_no_steps_and_repeats_no_alert(
     make_config: ConfigFactory, tmp_path: Path, broker: PrivateBroker
 ) -> None:
@@ -158,19 +161,18 @@ async def test_a_service_killed_mid_day_loses_no_steps_and_repeats_no_alert(
     database = tmp_path / "monitor.db"
     topics = [topic, "recovery/status"]
     async with MqttProbe(config.mqtt, topics, client_id="phone", persistent=True) as phone:
-        # First life: 11:58 to about 12:13, through the 12:00 nudge and into the walk.
-        first = await _child(config_file, local(11, 58), speed)
-        await phone.wait_for(lambda m: len(phone.on("/alert")) >= 1, within=30)
-        await _read_until(database, local(12, 12))  # however long that takes the machine
+        # First life: 11:58 to 12:12, through the 12:00 nudge and into the walk.
+        first = await _child(config_file, local(11, 58), speed, stop=local(12, 12))
+        await phone.wait_for(lambda m: len(phone.on("/alert")) >= 1, within=60)
+        await _stopped(first)
         first.send_signal(signal.SIGKILL)
         await first.wait()
         killed_at = _last_reading_time(database)
         assert local(12, 5) < killed_at < local(12, 25), "killed mid-walk"
 
-        # Second life, from 12:20: the watch has counted on while the service was dead.
-        second = await _child(config_file, local(12, 20), speed)
-        watch_total = scripted_person(config_file).steps_until(local(13))
-        await until(lambda: _steps_stored(database, watch_total), within=60)
+        # Second life, from 12:20 to 12:50: the watch has counted on while the service was dead.
+        second = await _child(config_file, local(12, 20), speed, stop=local(12, 50))
+        await _stopped(second)
         offline = _offline(phone.messages)
         second.send_signal(signal.SIGTERM)
         assert await second.wait() == 0
@@ -180,6 +182,7 @@ async def test_a_service_killed_mid_day_loses_no_steps_and_repeats_no_alert(
 
     assert len({n["id"] for n in nudges}) == 1, "the 12:00 nudge, once"
     assert nudges[0]["event_type"] == "behind_schedule"
+    watch_total = scripted_person(config_file).steps_until(local(13))
     assert watch_total == int(WALK_MINUTES * 100)
     async with Store.open(tmp_path / "monitor.db") as store:
         start, end = day_bounds(MONDAY, LONDON)
@@ -190,18 +193,45 @@ async def test_a_service_killed_mid_day_loses_no_steps_and_repeats_no_alert(
         assert len(await store.alerts("p1")) == 1
 
 
-async def _child(config_file: Path, start: datetime, speed: float) -> asyncio.subprocess.Process:
-    return await asyncio.create_subprocess_exec(
+_CHILDREN: list[asyncio.subprocess.Process] = []
+
+
+@pytest.fixture(autouse=True)
+def _no_child_left() -> Iterator[None]:
+    """A child service the test did not stop (it failed on the way) is killed afterwards."""
+    yield
+    while _CHILDREN:
+        child = _CHILDREN.pop()
+        if child.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                child.kill()
+
+
+async def _child(
+    config_file: Path, start: datetime, speed: float, *, stop: datetime | None = None
+) -> asyncio.subprocess.Process:
+    child = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "tests.integration.child_service",
         str(config_file),
         start.isoformat(),
         str(speed),
+        *([stop.isoformat()] if stop else []),
         cwd=Path(__file__).parents[2],
         env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])},
+        stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.DEVNULL,
     )
+    _CHILDREN.append(child)
+    return child
+
+
+async def _stopped(child: asyncio.subprocess.Process, within: float = 120.0) -> None:
+    """Wait (real time) until the child's clock has stopped at its STOP moment."""
+    assert child.stdout is not None
+    async with asyncio.timeout(within):
+        assert await child.stdout.readline() == b"stopped\n"
 
 
 def _last_reading_time(database: Path) -> datetime:
@@ -220,14 +250,6 @@ async def _read_until(database: Path, moment: datetime, within: float = 60.0) ->
             return False
 
     await until(reached, within)
-
-
-async def _steps_stored(database: Path, steps: int) -> bool:
-    """Whether the day's stored steps have reached `steps` (the watch's count, caught up)."""
-    async with Store.open(database) as store:
-        start, end = day_bounds(MONDAY, LONDON)
-        minutes = combine(await store.device_minutes("p1", minute_of(start), minute_of(end)))
-    return totals(minutes, start, end).steps >= steps
 
 
 def _offline(messages: list[Received]) -> int:
@@ -260,6 +282,7 @@ async def test_alerts_a_dying_broker_acknowledged_are_sent_again_after_it_return
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(300)  # two lives of a service in processes of their own, on a busy machine
 async def test_a_service_killed_in_a_burst_of_readings_and_reports_ends_with_each_once(
     make_config: ConfigFactory, tmp_path: Path, broker: PrivateBroker
 ) -> None:
