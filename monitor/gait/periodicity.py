@@ -112,7 +112,20 @@ _NEED = np.maximum(
 # the step itself repeats. Power weight 1 / (1 + (f / 3 Hz)^8): a step at 3 Hz keeps half its
 # power, the double bump of a 1.9 Hz step (3.8 Hz) under a seventh.
 SMOOTH_ABOVE_HZ = 3.0
-_SMOOTH = 1.0 / (1.0 + (np.fft.rfftfreq(_FFT_SIZE, 1.0 / GRID_HZ) / SMOOTH_ABOVE_HZ) ** 8)
+_FREQ = np.fft.rfftfreq(_FFT_SIZE, 1.0 / GRID_HZ)
+_SMOOTH = 1.0 / (1.0 + (_FREQ / SMOOTH_ABOVE_HZ) ** 8)
+
+# A device that samples slowly without an anti-alias filter catches heel-strike spikes and
+# the rattle of a phone at random; folded down they are a white noise over the whole band up
+# to half its rate, which lowers every lag's correlation by the noise's share of the energy
+# (real walks picked down to 12.5 Hz: as much energy as the gait, correlations 0.3-0.5 where
+# the same walks score 0.7-0.8). Gait is a few spectral lines; white noise is a floor under
+# them. The median of the periodogram over the band the floor is measured in (0.4 Hz to the
+# lowest such device's Nyquist frequency, 6.25 Hz at 12.5 Hz) estimates that floor whenever
+# the lines hold fewer than half of its bins, and is removed before the correlation.
+FLOOR_BAND_HZ = (0.4, 6.25)
+_FLOOR_LO, _FLOOR_HI = FLOOR_BAND_HZ
+_FLOOR_BINS = np.flatnonzero((_FLOOR_LO <= _FREQ) & (_FREQ <= _FLOOR_HI))
 
 
 def step_periods(windows: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
@@ -169,7 +182,9 @@ def _rhythm(
     n = x.shape[0]
     energy = cum[:, -1]
     spectrum = np.fft.rfft(x, _FFT_SIZE, axis=1)
-    power = (spectrum.real**2 + spectrum.imag**2) * _SMOOTH
+    raw = spectrum.real**2 + spectrum.imag**2
+    floor = np.median(raw[:, _FLOOR_BINS], axis=1, keepdims=True)
+    power = np.maximum(raw - floor, 0.0) * _SMOOTH
     acf = np.fft.irfft(power, _FFT_SIZE, axis=1)[:, : _LAG_HI + 2]
     # Back to the scale of the unweighted signal, so that the energy normalisation below holds.
     acf *= np.divide(energy, acf[:, 0], out=np.zeros(n), where=acf[:, 0] > 0)[:, None]
