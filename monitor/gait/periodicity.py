@@ -37,7 +37,9 @@ STEP_MAX_S = 60.0 / CADENCE_MIN_SPM
 # up to the longest stride, with one bin either side to locate a peak between bins.
 _LAG_LO = 2
 _LAG_HI = int(np.ceil(2 * STEP_MAX_S * GRID_HZ)) + 1
-_FFT_SIZE = 256  # >= window + largest lag, so the FFT's circular correlation equals the linear one
+# >= window + largest lag (152), so the FFT's circular correlation equals the linear one; 160
+# (2^5 x 5) costs about 40% less than 256.
+_FFT_SIZE = 160
 
 # Less than this band-passed RMS (over the window's active seconds) is a sensor lying still or
 # worn at rest: 2.5 times the noise of a consumer MEMS accelerometer (0.004 g). Slow walking at
@@ -125,7 +127,9 @@ _SMOOTH = 1.0 / (1.0 + (_FREQ / SMOOTH_ABOVE_HZ) ** 8)
 # the lines hold fewer than half of its bins, and is removed before the correlation.
 FLOOR_BAND_HZ = (0.4, 6.25)
 _FLOOR_LO, _FLOOR_HI = FLOOR_BAND_HZ
-_FLOOR_BINS = np.flatnonzero((_FLOOR_LO <= _FREQ) & (_FREQ <= _FLOOR_HI))
+_FLOOR_LO_BIN = int(np.searchsorted(_FREQ, _FLOOR_LO))
+_FLOOR_HI_BIN = int(np.searchsorted(_FREQ, _FLOOR_HI, side="right"))
+_FLOOR_MID = (_FLOOR_HI_BIN - _FLOOR_LO_BIN) // 2  # the median (the upper one of an even count)
 
 
 def step_periods(windows: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
@@ -183,7 +187,9 @@ def _rhythm(
     energy = cum[:, -1]
     spectrum = np.fft.rfft(x, _FFT_SIZE, axis=1)
     raw = spectrum.real**2 + spectrum.imag**2
-    floor = np.median(raw[:, _FLOOR_BINS], axis=1, keepdims=True)
+    floor = np.partition(raw[:, _FLOOR_LO_BIN:_FLOOR_HI_BIN], _FLOOR_MID, axis=1)[
+        :, _FLOOR_MID, None
+    ]
     power = np.maximum(raw - floor, 0.0) * _SMOOTH
     acf = np.fft.irfft(power, _FFT_SIZE, axis=1)[:, : _LAG_HI + 2]
     # Back to the scale of the unweighted signal, so that the energy normalisation below holds.

@@ -102,19 +102,9 @@ def test_a_slow_shuffle_is_counted(placement: Placement, cadence: float) -> None
     assert abs(error_pct(result.steps, recording)) <= 5.0
 
 
-# Known failure, kept visible: with jolts that vary and ring unlocked from the step (the
-# simulator made as hard as real recordings are), a pocket at 75 steps/min sampled without an
-# anti-alias filter is overcounted by 17% (stride read as steps part of the time).
-_POCKET_SLOW = pytest.mark.xfail(strict=True, reason="aliased pocket at 75 steps/min overcounts")
-
-
 @pytest.mark.parametrize("placement", list(Placement))
 @pytest.mark.parametrize("cadence", [75.0, 100.0, 120.0])
-def test_a_device_without_anti_aliasing_at_12_5_hz(
-    placement: Placement, cadence: float, request: pytest.FixtureRequest
-) -> None:
-    if placement is Placement.POCKET and cadence == 75.0:
-        request.applymarker(_POCKET_SLOW)
+def test_a_device_without_anti_aliasing_at_12_5_hz(placement: Placement, cadence: float) -> None:
     recording = simulate(
         still_around(Segment(Activity.WALKING, 60.0, cadence)),
         placement,
