@@ -372,8 +372,9 @@ def _step_times(ctx: _Context) -> Array:
 # (0.4-4 Hz) at the lower back (IPOL, median 0.68), 0.8-1.1 in trouser pockets and 0.1-0.45
 # elsewhere on the body (Oxford); tests/simulators/test_motion.py keeps the simulator in range.
 _IMPACT_WIDTH_S = 0.012
-_IMPACT_SHARE = 4.0
-_IMPACT_SPREAD = 0.7  # log-normal sigma of a jolt's strength from step to step
+_IMPACT_SHARE = 4.5
+# Log-normal sigma of a jolt's strength from step to step (real lower back: CV 0.13-0.42).
+_IMPACT_SPREAD = 0.25
 _RING_HZ = (10.0, 30.0)
 _RING_S = (0.02, 0.06)
 _RING_SHARE = 0.8
