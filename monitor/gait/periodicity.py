@@ -142,9 +142,13 @@ def step_periods(windows: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDA
     seconds = width // GRID_HZ
     if n == 0:
         return np.empty(0), np.empty((0, seconds))
-    x = windows - windows.mean(axis=1, keepdims=True)
-    sq = x * x
-    per_second = sq.reshape(n, seconds, GRID_HZ).mean(axis=2)
+    # Each second's mean square about the window's mean, from the second's sum and sum of
+    # squares: the de-meaned window itself is only needed where the correlation is.
+    blocks = windows.reshape(n, seconds, GRID_HZ)
+    sums = blocks.sum(axis=2)
+    mean = sums.sum(axis=1, keepdims=True) / width
+    squares = np.einsum("ijk,ijk->ij", blocks, blocks)
+    per_second = np.maximum(squares - mean * (2.0 * sums - GRID_HZ * mean), 0.0) / GRID_HZ
     busiest = per_second.max(axis=1, keepdims=True)
     active = per_second >= MIN_SECOND_SHARE * busiest
     first = np.argmax(active, axis=1)
@@ -167,7 +171,7 @@ def step_periods(windows: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDA
         # correlation normalised by the span's energy must not see it).
         bins = np.arange(width)
         span = (bins >= start[:, None]) & (bins < stop[:, None])
-        xs = np.where(span, x[candidates], 0.0)
+        xs = np.where(span, windows[candidates] - mean[candidates], 0.0)
         steps[candidates] = _rhythm(xs, np.cumsum(xs * xs, axis=1), start, stop)
     return steps, per_second
 
