@@ -13,13 +13,17 @@ from monitor.gait.resample import GRID_HZ
 _MAGIC = b"GAIT"
 _VERSION = 1
 
-# Samples are held and processed together once they span this long or number this many: the
-# per-call cost of numpy is then paid per block of seconds, not per notification (at 12.5 Hz,
-# 30 s instead of 15 s makes streaming about 1.4 times as fast, 15 s instead of 8 s 1.5 times).
-# A minute is then final about 30-40 s after it ends, which no rule notices (walking minutes
-# and step totals are judged per day), and results cannot change (the pipeline is
-# block-invariant).
+# Samples are held and processed together, so that numpy's per-call cost is paid per block
+# of seconds, not per notification: once they span _BATCH_S and number at least
+# _BATCH_MIN_SAMPLES, or span _BATCH_MAX_S, or number _BATCH_SAMPLES. The per-call cost is
+# the same per batch at any rate, so a slow device (12.5 Hz) is held for 60 s and a faster
+# one for 30 s: each batch then holds at least 750 samples (12.5 Hz: 0.27 M samples/s at 15 s,
+# about 1 M at 60 s). A minute is then final about 30-40 s after it ends (60-70 s at 12.5 Hz),
+# which no rule notices (walking minutes are judged at checkpoints hours apart, sitting after
+# two hours), and results cannot change (the pipeline is block-invariant).
 _BATCH_S = 30.0
+_BATCH_MAX_S = 60.0
+_BATCH_MIN_SAMPLES = 750
 _BATCH_SAMPLES = 4096
 
 _MAX_READY = 1 << 16
@@ -70,7 +74,12 @@ class StreamingGait:
         self._t.append(times)
         self._xyz.append(acc)
         self._pending += times.size
-        if self._pending >= _BATCH_SAMPLES or times[-1] - self._pending_since >= _BATCH_S:
+        held_s = times[-1] - self._pending_since
+        if (
+            self._pending >= _BATCH_SAMPLES
+            or held_s >= _BATCH_MAX_S
+            or (held_s >= _BATCH_S and self._pending >= _BATCH_MIN_SAMPLES)
+        ):
             self._process()
         return self._drain()
 
