@@ -17,10 +17,11 @@ _VERSION = 1
 # of seconds, not per notification: once they span _BATCH_S and number at least
 # _BATCH_MIN_SAMPLES, or span _BATCH_MAX_S, or number _BATCH_SAMPLES. The per-call cost is
 # the same per batch at any rate, so a slow device (12.5 Hz) is held for 60 s and a faster
-# one for 30 s: each batch then holds at least 750 samples (12.5 Hz: 0.27 M samples/s at 15 s,
-# about 1 M at 60 s). A minute is then final about 30-40 s after it ends (60-70 s at 12.5 Hz),
-# which no rule notices (walking minutes are judged at checkpoints hours apart, sitting after
-# two hours), and results cannot change (the pipeline is block-invariant).
+# one for 30 s: each batch then holds at least 750 samples (12.5 Hz, 10-sample blocks:
+# 0.27 M samples/s at 15 s, 0.85 M at 60 s). A minute is then final about 30-40 s after it
+# ends (60-70 s at 12.5 Hz), which no rule notices (walking minutes are judged at checkpoints
+# hours apart, sitting after two hours), and results cannot change (the pipeline is
+# block-invariant).
 _BATCH_S = 30.0
 _BATCH_MAX_S = 60.0
 _BATCH_MIN_SAMPLES = 750
