@@ -172,7 +172,9 @@ def step_periods(windows: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDA
         bins = np.arange(width)
         span = (bins >= start[:, None]) & (bins < stop[:, None])
         xs = np.where(span, windows[candidates] - mean[candidates], 0.0)
-        steps[candidates] = _rhythm(xs, np.cumsum(xs * xs, axis=1), start, stop)
+        cum = np.zeros((candidates.size, width + 1))  # [i, k]: sum of xs[i, :k]^2
+        np.cumsum(xs * xs, axis=1, out=cum[:, 1:])
+        steps[candidates] = _rhythm(xs, cum, start, stop)
     return steps, per_second
 
 
@@ -184,8 +186,8 @@ def _rhythm(
 ) -> NDArray[np.float64]:
     """Each de-meaned row's step period in s, NaN where it holds no gait-like rhythm.
 
-    `cum` is the running sum of each row's squares; the walking in row i, if any, lies in its
-    bins `start[i]` to `stop[i]` (its active seconds).
+    `cum[i, k]` is the sum of row i's squares before bin k (so one column more than `x`); the
+    walking in row i, if any, lies in its bins `start[i]` to `stop[i]` (its active seconds).
     """
     n = x.shape[0]
     energy = cum[:, -1]
@@ -206,7 +208,7 @@ def _rhythm(
     # x is zero outside its span, so its running sum of squares is 0 before the span and the
     # whole energy after it: the parts' energies are two look-ups each, without clipping to it.
     width = x.shape[1]
-    padded = np.concatenate((np.zeros((n, 1)), cum), axis=1).ravel()  # [i, k]: sum x[i, :k]^2
+    padded = cum.ravel()
     row = (width + 1) * np.arange(n)[:, None]
     head = padded[row + np.clip(stop[:, None] - _LAGS, 0, width)]
     tail = energy[:, None] - padded[row + np.clip(start[:, None] + _LAGS, 0, width)]
@@ -223,10 +225,9 @@ def _rhythm(
     after = r[:, _LAG_LO + 1 : _LAG_HI + 2]
     curvature = before - 2.0 * mid + after
     is_peak = (mid >= before) & (mid > after) & (curvature < 0)
-    shift = np.divide(
-        0.5 * (before - after), curvature, out=np.zeros_like(mid), where=is_peak
-    ).clip(-0.5, 0.5)
-    height = np.where(is_peak, mid - 0.25 * (before - after) * shift, -np.inf)
+    slope = before - after
+    shift = np.divide(0.5 * slope, curvature, out=np.zeros_like(mid), where=is_peak).clip(-0.5, 0.5)
+    height = np.where(is_peak, mid - 0.25 * slope * shift, -np.inf)
     height[height < need[:, _LAG_LO : _LAG_HI + 1]] = -np.inf
     best = height.max(axis=1)
     strong = height >= (_STRONG_FRACTION * best)[:, None]
