@@ -14,7 +14,10 @@ band-passed 0.5-3 Hz, scipy `find_peaks` at least 0.3 s apart and 0.05 g high):
 - throughput on one core, in samples per second of CPU time, at 12.5, 25, 50 and 100 Hz:
   the whole recording at once, and streamed in blocks of 10 samples.
 
-Run from the repository root: `python bench/gait.py [--skip-throughput]`.
+- with `--loso`, the leave-one-subject-out check of the white floor's upper edge (the one
+  constant whose alternatives were looked at on the dev files' decimated copies).
+
+Run from the repository root: `python bench/gait.py [--skip-throughput] [--loso]`.
 """
 
 from __future__ import annotations
@@ -225,6 +228,61 @@ def accuracy(sets: dict[str, list[Truthful]]) -> dict[str, object]:
         }
         for name, files in sets.items()
     }
+
+
+FLOOR_EDGES_HZ = (4.0, 5.0, 6.0, 6.25)  # the white floor's upper edge: candidates for the check
+
+
+def floor_edge_loso(sets: dict[str, list[Truthful]]) -> dict[str, object]:
+    """Leave-one-subject-out check of the one constant looked at on the dev files' copies.
+
+    For each IPOL set (own rate, both 12.5 Hz decimations) and each held-out subject: the
+    white floor's upper edge that scores best on the other five subjects, the held-out
+    subject's MAPE with it, and with the fixed physical value (6.25 Hz) for comparison.
+    """
+    from monitor.gait import periodicity
+
+    fixed = (periodicity._FLOOR_HI_BIN, periodicity._FLOOR_MID)
+    errors: dict[tuple[float, str], list[tuple[str, float]]] = {}
+    try:
+        for edge in FLOOR_EDGES_HZ:
+            hi_bin = int(np.searchsorted(periodicity._FREQ, edge, side="right"))
+            periodicity._FLOOR_HI_BIN = hi_bin
+            periodicity._FLOOR_MID = (hi_bin - periodicity._FLOOR_LO_BIN) // 2
+            for name, files in sets.items():
+                if name.startswith("ipol"):
+                    errors[(edge, name)] = [
+                        (f.group, abs(percent_error(detector_steps(f.t, f.xyz), f.truth)))
+                        for f in files
+                    ]
+    finally:
+        periodicity._FLOOR_HI_BIN, periodicity._FLOOR_MID = fixed
+
+    def mape(edge: float, name: str, subject: str, held_out: bool) -> float:
+        """MAPE over the held-out subject alone, or over the others ("" for everyone)."""
+        values = [e for g, e in errors[(edge, name)] if not subject or (g == subject) == held_out]
+        return float(np.mean(values))
+
+    out: dict[str, object] = {}
+    for name in sorted({n for _, n in errors}):
+        folds = []
+        for subject in sorted({g for g, _ in errors[(FLOOR_EDGES_HZ[0], name)]}):
+            chosen = min(FLOOR_EDGES_HZ, key=lambda e: mape(e, name, subject, held_out=False))
+            folds.append(
+                {
+                    "held_out": subject,
+                    "edge_chosen_hz": chosen,
+                    "held_out_mape_pct": round(mape(chosen, name, subject, held_out=True), 2),
+                    "held_out_mape_pct_at_6.25": round(mape(6.25, name, subject, held_out=True), 2),
+                }
+            )
+        out[name] = {
+            "mape_pct_by_edge": {
+                f"{e:g}": round(mape(e, name, "", held_out=False), 2) for e in FLOOR_EDGES_HZ
+            },
+            "folds": folds,
+        }
+    return out
 
 
 # --- synthetic ---------------------------------------------------------------------------------
@@ -451,6 +509,9 @@ def main() -> int:
     """Run every measurement and print the JSON document."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--skip-throughput", action="store_true", help="accuracy only")
+    parser.add_argument(
+        "--loso", action="store_true", help="also the floor edge's leave-one-subject-out check"
+    )
     args = parser.parse_args()
     oxford = load_validation()
     sets = real_sets(oxford)
@@ -463,6 +524,8 @@ def main() -> int:
         "false_steps": false_steps(),
         "synthetic_walking": synthetic_walking(),
     }
+    if args.loso:
+        report["floor_edge_leave_one_subject_out"] = floor_edge_loso(sets)
     if not args.skip_throughput:
         report["throughput_one_core"] = throughput(oxford)
     print(json.dumps(report, indent=2))

@@ -6,18 +6,19 @@ that disconnects is found and connected again after a backoff, and one that stop
 too long is checked with a read and, if it does not answer, dropped and reconnected. Every
 reading goes to the sink, stamped with the service clock; so does every connect and disconnect.
 
-All waiting between radio operations (backoff, watchdog, clock resync) is on the injected
-`Clock`; only the radio operations themselves (one GATT request, one connect) have real-time
-limits, because the radio runs in real time even when the service's clock is simulated.
+All waiting is on the injected `Clock`: between radio operations (backoff, watchdog, clock
+resync) and the limits of one GATT request or disconnect, so that a simulated radio and a
+simulated clock agree on how long a wearable took to answer.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import enum
 import logging
 import random
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any, TypeVar
@@ -88,11 +89,11 @@ class LinkSettings:
     silence_s: float = 300.0
     # A continuous stream (raw motion at a set rate) silent for this long has stopped.
     stream_silence_s: float = 30.0
-    # Real seconds one GATT request (or a watchdog read) may take before the wearable is lost.
+    # Clock seconds one GATT request (or a watchdog read) may take before the wearable is lost.
     gatt_timeout_s: float = 10.0
     # Watches drift: rewrite the clock this often while connected (and at each zone change).
     clock_resync_s: float = 6 * 3600.0
-    # Real seconds a disconnect may take before the link gives up waiting for it.
+    # Clock seconds a disconnect may take before the link gives up waiting for it.
     disconnect_timeout_s: float = 5.0
     # After a failure that is not the radio's (a wrong profile, a firmware that answers what
     # the profile does not expect, a bug): retried this seldom, in case a firmware update or a
@@ -513,7 +514,7 @@ class BleLink:
         connection.lose("stopped")  # unless it was already lost for a reason
         try:
             if client.is_connected:
-                async with asyncio.timeout(self._settings.disconnect_timeout_s):
+                async with _within(self._clock, self._settings.disconnect_timeout_s):
                     await client.disconnect()
         except (BleakError, TimeoutError) as exc:
             _LOGGER.debug("%s: disconnect did not complete: %s", self.device_id, exc)
@@ -525,8 +526,8 @@ class BleLink:
             _LOGGER.info("%s: disconnected (%s)", self.device_id, reason)
 
     async def _gatt(self, operation: Awaitable[_T]) -> _T:
-        """One GATT request, with the real-time limit a responsive wearable meets."""
-        async with asyncio.timeout(self._settings.gatt_timeout_s):
+        """One GATT request, with the limit a responsive wearable meets (clock seconds)."""
+        async with _within(self._clock, self._settings.gatt_timeout_s):
             result = await operation
             if _cancelling():
                 # Some BLE stacks return a result that raced a cancellation (asyncio.wait_for
@@ -537,6 +538,23 @@ class BleLink:
     def _emit(self, value: ReadingValue) -> None:
         if self._sink is not None:
             self._sink(Reading(self._person, self.device_id, self._clock.now(), value))
+
+
+@contextlib.asynccontextmanager
+async def _within(clock: Clock, seconds: float) -> AsyncIterator[None]:
+    """`asyncio.timeout(seconds)` measured on `clock` (TimeoutError when it runs out)."""
+    loop = asyncio.get_running_loop()
+    async with asyncio.timeout(None) as limit:
+
+        async def expire() -> None:
+            await clock.sleep(seconds)
+            limit.reschedule(loop.time())
+
+        timer = loop.create_task(expire())
+        try:
+            yield
+        finally:
+            timer.cancel()
 
 
 @dataclass(frozen=True, slots=True)

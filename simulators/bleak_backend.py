@@ -231,12 +231,20 @@ class VirtualClient(BaseBleakClient):
     async def connect(self, pair: bool, **kwargs: Any) -> None:
         """Connect, exchange the MTU and discover every service, characteristic and descriptor."""
         timeout = float(kwargs.get("timeout", self._timeout))
+        self.central.attempt_started()
         try:
-            connection = await self.central.connect(self._target, timeout)
+            await self._connect(pair, timeout)
+        except Exception:
+            self.central.attempt_failed()  # a retry after a real-time back-off may follow
+            raise
+
+    async def _connect(self, pair: bool, limit_s: float) -> None:
+        try:
+            connection = await self.central.connect(self._target, limit_s)
             _raise_if_cancel_was_swallowed()
         except core.TimeoutError as exc:
             # bleak's own backends time out with asyncio.TimeoutError; retry logic relies on it.
-            raise TimeoutError(f"{self.address}: no connection within {timeout:g} s") from exc
+            raise TimeoutError(f"{self.address}: no connection within {limit_s:g} s") from exc
         except core.ConnectionError as exc:
             raise BleakError(f"{self.address}: connection failed: {exc.error_name}") from exc
         self._connection = connection

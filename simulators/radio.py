@@ -9,6 +9,11 @@
 Bumble's virtual controller has gaps this module closes: a connection cancel that never
 completes, no link supervision (a vanished peripheral is never reported), 27-byte data packets,
 and controllers that keep advertising after leaving the link.
+
+Given the simulation's clock, the radio keeps to it: a connect gives up after simulated, not
+real, seconds, and whatever a scan or a connect waits for (the peripheral's next advertisement)
+is sent at once rather than on Bumble's real-time advertising timer, so a paced clock (see
+`monitor.clock`) never moves on while the radio has something on its way.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from datetime import tzinfo
 from types import TracebackType
 
 from bumble import core, hci, ll
-from bumble.controller import Controller
+from bumble.controller import Controller, LegacyAdvertiser
 from bumble.device import Advertisement, Connection, Device, DeviceConfiguration
 from bumble.host import Host
 from bumble.link import LocalLink
@@ -29,6 +34,7 @@ from bumble.transport.common import AsyncPipeSink
 
 from devices.ble import BleLinkFactory, LinkSettings
 from devices.clock import Clock
+from monitor.clock import SimulatedClock
 from simulators.bleak_backend import (
     Advert,
     VirtualClient,
@@ -50,8 +56,8 @@ _LOGGER = logging.getLogger(__name__)
 # one packet, as on any phone or adapter made since 2016 (fragments cost 4x the CPU here).
 _LE_DATA_LENGTH = 251
 _CENTRAL_ADDRESS = "F0:F1:F2:F3:F4:F5"
-# A real connect waits for the peripheral's next advertisement (20 ms here); a virtual one
-# that has not completed in this long never will.
+# A connect waits for the peripheral's next advertisement (sent at once here); one that has not
+# completed in this long (seconds of the radio's clock) never will.
 DEFAULT_CONNECT_TIMEOUT_S = 2.0
 DEFAULT_ADVERTISING_INTERVAL_MS = 20.0
 
@@ -90,10 +96,30 @@ class VirtualLink(LocalLink):
             return
         super().send_acl_data(sender_controller, destination_address, transport, data)
 
+    def advertise_now(self, controller: Controller) -> None:
+        """Have `controller` send its advertisement on the next loop turn, if it advertises.
+
+        What a scan or a connect waits for then arrives within loop turns, not on Bumble's
+        real-time advertising timer (which goes on as well).
+        """
+        loop = asyncio.get_running_loop()
+        legacy: LegacyAdvertiser = controller.le_legacy_advertiser
+        loop.call_soon(legacy.send_advertising_data)  # sends only if enabled
+        for advertising_set in controller.advertising_sets.values():
+            if advertising_set.enabled:
+                loop.call_soon(advertising_set.send_extended_advertising_data)
+
+    def advertise_all_now(self) -> None:
+        """Have every controller on the air advertise on the next loop turn (those that do)."""
+        for controller in tuple(self.controllers):
+            if controller not in self._out_of_range:
+                self.advertise_now(controller)
+
     def set_in_range(self, controller: Controller, in_range: bool) -> None:
         """Bring a controller into range, or take it out (dropping its connections)."""
         if in_range:
             self._out_of_range.discard(controller)
+            self.advertise_now(controller)
         else:
             self.drop_connections(controller)
             self._out_of_range.add(controller)
@@ -166,6 +192,25 @@ class VirtualController(Controller):
         if self.host:
             asyncio.get_running_loop().call_soon(self.host.on_packet, bytes(packet))
 
+    def on_hci_le_create_connection_command(
+        self, command: hci.HCI_LE_Create_Connection_Command
+    ) -> None:
+        """Start connecting; the peer's next advertisement is sent at once (see the module)."""
+        super().on_hci_le_create_connection_command(command)
+        self._call_peer(command.peer_address)
+
+    def on_hci_le_extended_create_connection_command(
+        self, command: hci.HCI_LE_Extended_Create_Connection_Command
+    ) -> None:
+        """Start connecting (extended); the peer's next advertisement is sent at once."""
+        super().on_hci_le_extended_create_connection_command(command)
+        self._call_peer(command.peer_address)
+
+    def _call_peer(self, address: hci.Address) -> None:
+        peer = self._air.find_le_controller(address)
+        if peer is not None and self.pending_le_connection is not None:
+            self._air.advertise_now(peer)
+
     def on_hci_le_create_connection_cancel_command(
         self, _command: hci.HCI_LE_Create_Connection_Cancel_Command
     ) -> hci.HCI_StatusReturnParameters:
@@ -229,11 +274,19 @@ class VirtualCentral:
     """The central the bleak backend drives: shared scanning and one connect at a time."""
 
     def __init__(
-        self, device: Device, controller: VirtualController, *, connect_timeout_s: float
+        self,
+        device: Device,
+        controller: VirtualController,
+        air: VirtualLink,
+        *,
+        connect_timeout_s: float,
+        clock: Clock | None = None,
     ) -> None:
         self.device = device
         self.controller = controller
+        self._air = air
         self._connect_timeout_s = connect_timeout_s
+        self._clock = clock
         self._listeners: list[ScanListener] = []
         self._scan_lock = asyncio.Lock()
         # Controllers accept one pending LE connection at a time (so do real adapters).
@@ -246,6 +299,8 @@ class VirtualCentral:
             self._listeners.append(listener)
             if not self.device.is_scanning:
                 await self.device.start_scanning(filter_duplicates=False)
+        # A new listener hears everyone in range at once, not on the next real-time timer.
+        self._air.advertise_all_now()
 
     async def remove_scan_listener(self, listener: ScanListener) -> None:
         """Stop receiving advertisements; scanning stops with the last listener."""
@@ -263,14 +318,63 @@ class VirtualCentral:
             listener(advert)
 
     async def connect(self, address: hci.Address, limit_s: float) -> Connection:
-        """Connect to an advertising peripheral; Bumble's TimeoutError if it does not answer."""
+        """Connect to an advertising peripheral; Bumble's TimeoutError if it does not answer.
+
+        The limit is in the radio clock's seconds (real ones without a clock).
+        """
+        limit_s = min(limit_s, self._connect_timeout_s)
         async with self._connect_lock:
-            connection: Connection = await self.device.connect(
-                address,
-                transport=core.PhysicalTransport.LE,
-                timeout=min(limit_s, self._connect_timeout_s),
-            )
-            return connection
+            if self._clock is None:
+                connection: Connection = await self.device.connect(
+                    address, transport=core.PhysicalTransport.LE, timeout=limit_s
+                )
+                return connection
+            return await self._connect_on_clock(self._clock, address, limit_s)
+
+    def keep_to(self, clock: Clock) -> None:
+        """Time connects on `clock`, unless the radio was given a clock of its own."""
+        if self._clock is None:
+            self._clock = clock
+
+    def attempt_started(self) -> None:
+        """A connect attempt begins: it waits on the clock, so a paced clock may move."""
+        if isinstance(self._clock, SimulatedClock):
+            self._clock.release()
+
+    def attempt_failed(self) -> None:
+        """A connect attempt failed: hold a paced clock until the caller next waits on it.
+
+        bleak-retry-connector backs off in real time before its next attempt; simulated time
+        must not run on meanwhile, or a slow machine would see fewer attempts than a fast one.
+        """
+        if isinstance(self._clock, SimulatedClock):
+            self._clock.hold()
+
+    async def _connect_on_clock(
+        self, clock: Clock, address: hci.Address, limit_s: float
+    ) -> Connection:
+        """Connect, giving up after `limit_s` of `clock` time as Bumble does after real time."""
+        connecting = asyncio.ensure_future(
+            self.device.connect(address, transport=core.PhysicalTransport.LE, timeout=None)
+        )
+        expiry = asyncio.ensure_future(clock.sleep(limit_s))
+        try:
+            await asyncio.wait({connecting, expiry}, return_when=asyncio.FIRST_COMPLETED)
+            if not connecting.done():
+                # What Bumble does on its own timeout: cancel at the controller, which reports
+                # the pending connection as failed (or it completed just now).
+                await self.device.send_sync_command(hci.HCI_LE_Create_Connection_Cancel_Command())
+                try:
+                    return await connecting
+                except core.ConnectionError as error:
+                    raise core.TimeoutError() from error
+            return connecting.result()
+        finally:
+            expiry.cancel()
+            if not connecting.done():
+                connecting.cancel()
+                # Cancelled from outside: leave no connection pending at the controller.
+                self.controller.pending_le_connection = None
 
 
 class VirtualRadio:
@@ -279,9 +383,11 @@ class VirtualRadio:
     def __init__(
         self,
         *,
+        clock: Clock | None = None,  # None: the first wearable's clock
         connect_timeout_s: float = DEFAULT_CONNECT_TIMEOUT_S,
         advertising_interval_ms: float = DEFAULT_ADVERTISING_INTERVAL_MS,
     ) -> None:
+        self._clock = clock
         self._connect_timeout_s = connect_timeout_s
         self._advertising_interval_ms = advertising_interval_ms
         self._link: VirtualLink | None = None
@@ -296,7 +402,11 @@ class VirtualRadio:
         device, controller = new_device(self._link, "recovery-monitor", _CENTRAL_ADDRESS)
         await device.power_on()
         self._central = VirtualCentral(
-            device, controller, connect_timeout_s=self._connect_timeout_s
+            device,
+            controller,
+            self._link,
+            connect_timeout_s=self._connect_timeout_s,
+            clock=self._clock,
         )
         self._backends = backends_for(self._central)
         return self
@@ -377,6 +487,7 @@ class VirtualRadio:
         device's own rate if None), and a reboot keeps the wearable away for `boot_s`.
         """
         link = self._require()
+        self.central.keep_to(clock)
         if profile not in PROFILE_DEFAULTS:
             known = ", ".join(sorted(PROFILE_DEFAULTS))
             raise ValueError(f"no simulated wearable for profile {profile!r} (known: {known})")

@@ -15,7 +15,8 @@ from monitor.config import Config, MqttConfig
 from monitor.mqtt.client import Incoming, MqttClient
 from monitor.service.app import App, Tuning
 
-WAIT_S = 10.0
+# Real seconds before a wait on the broker or the service fails: a bound, not a speed.
+WAIT_S = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,17 +47,41 @@ class MqttProbe:
     ) -> None:
         self.messages: list[Received] = []
         self._changed = asyncio.Event()
+        self._marker_topic = f"probe-marker/{client_id}"
+        self._markers = 0
+        self._markers_back = 0
         self.client = MqttClient(
             mqtt,
             client_id=client_id,
             password=password,
-            subscriptions=topics,
+            subscriptions=[*topics, self._marker_topic],
             on_message=self._received,
             persistent=persistent,
             manual_ack=False,
         )
 
+    async def settle(self, service: MqttClient | None = None, within: float = WAIT_S) -> None:
+        """Return once every message the broker took before now has reached this probe.
+
+        With `service` (the service's client), first wait until the broker has acknowledged
+        everything the service handed it: then the probe has all the service has sent so far.
+        A marker the probe sends itself comes back after them (one broker, one connection).
+        """
+        async with asyncio.timeout(within):
+            while service is not None and service.in_flight:  # noqa: ASYNC110 - paho's thread
+                await asyncio.sleep(0.002)
+            self._markers += 1
+            wanted = self._markers
+            self.client.publish(self._marker_topic, str(wanted).encode())
+            while self._markers_back < wanted:
+                self._changed.clear()
+                await self._changed.wait()
+
     def _received(self, message: Incoming) -> None:
+        if message.topic == self._marker_topic:
+            self._markers_back = max(self._markers_back, int(message.payload))
+            self._changed.set()
+            return
         self.messages.append(
             Received(message.topic, message.payload, message.retained, message.correlation_data)
         )
@@ -80,8 +105,8 @@ class MqttProbe:
         await self.client.__aenter__()
         async with asyncio.timeout(WAIT_S):
             await self.client.wait_connected()
-        # Let the broker take the subscription before anything else happens.
-        await asyncio.sleep(0.05)
+            # The broker has taken the subscription before anything else happens.
+            await self.client.wait_subscribed()
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
@@ -107,6 +132,7 @@ async def running(
         assert app.mqtt is not None
         async with asyncio.timeout(WAIT_S):
             await app.mqtt.wait_connected()
+            await app.mqtt.wait_subscribed()  # commands sent from now on reach the service
         yield app
     finally:
         task.cancel()

@@ -31,7 +31,11 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser = commands.add_parser("demo", help="run the whole product on a simulated week")
     parser.add_argument("--scenario", default="week", choices=SCENARIO_NAMES)
     parser.add_argument("--days", type=int, help="simulated days (default: the scenario's own)")
-    parser.add_argument("--speed", type=float, help="simulated seconds per second")
+    parser.add_argument(
+        "--speed",
+        type=float,
+        help="at most this many simulated seconds per second (a slower machine goes slower)",
+    )
     parser.add_argument("--broker", metavar="HOST:PORT", help="use this broker, not a private one")
     parser.add_argument("--json", action="store_true", help="print JSON lines instead of text")
     parser.set_defaults(handler=run)

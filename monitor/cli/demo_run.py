@@ -14,13 +14,16 @@ import asyncio
 import contextlib
 import dataclasses
 import json
+import secrets
 import sys
 import tempfile
 from collections import defaultdict
+from collections.abc import Awaitable
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, TextIO, TypeVar
 
+from monitor.cli.demo_broker import own_namespace, sweep
 from monitor.cli.report import ReportData, gather
 from monitor.clock import SimulatedClock
 from monitor.config import (
@@ -48,7 +51,8 @@ from simulators.scenarios import (
     wearables_on,
 )
 
-# Seven simulated days in about half a minute; longer scenarios run faster, in proportion.
+# At most seven simulated days in about half a minute (a ceiling: a slower machine takes longer
+# and tells the same story); longer scenarios run faster, in proportion.
 DEFAULT_SPEED = 20_000.0
 DEFAULT_DAYS = 7
 # The demo's first day (a Monday); the simulation starts at 07:00 local time that day.
@@ -56,8 +60,12 @@ START_DAY = date(2026, 11, 23)
 START_TIME = time(7, 0)
 # The simulated watch looks at its counter this often (simulated seconds) and notifies changes.
 WEARABLE_INTERVAL_S = 10.0
-# How long (real seconds) to wait at the end for the last alerts to arrive.
-DRAIN_TIMEOUT_S = 10.0
+# Real seconds a message may take through the broker and back before the demo gives up: only a
+# broken broker takes this long (a round trip takes milliseconds, even on a busy machine).
+DRAIN_TIMEOUT_S = 60.0
+# Real seconds between looks at the broker's progress while the clock is held for it.
+_POLL_S = 0.002
+_T = TypeVar("_T")
 
 
 def scenario_person(base: Config, name: str) -> PersonConfig:
@@ -89,28 +97,35 @@ async def demo(
     end = at_local(START_DAY + timedelta(days=days), time(0), tz)
     async with contextlib.AsyncExitStack() as stack:
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="rm-demo-")))
-        if broker:
-            host, _, port = broker.rpartition(":")
-            mqtt = dataclasses.replace(base.mqtt, host=host or "localhost", port=int(port))
-        else:
-            private = await stack.enter_async_context(PrivateBroker(workdir / "broker"))
-            mqtt = dataclasses.replace(base.mqtt, host=private.host, port=private.port)
         config = dataclasses.replace(
             base,
             service=dataclasses.replace(base.service, database=workdir / "monitor.db"),
-            mqtt=mqtt,
             persons=(person,),
         )
-        out.banner(scenario, spec.description, days, speed, mqtt)
-        listener = await stack.enter_async_context(Listener(config, out).client())
-        phone = await stack.enter_async_context(_client(mqtt, "recovery-demo-phone"))
-        await asyncio.wait_for(listener.wait_connected(), DRAIN_TIMEOUT_S)
-        await asyncio.wait_for(phone.wait_connected(), DRAIN_TIMEOUT_S)
+        if broker:
+            # A shared broker: topics, client ids and Home Assistant device of its own.
+            host, _, port = broker.rpartition(":")
+            config = own_namespace(config, host or "localhost", int(port))
+            person = config.persons[0]
+        else:
+            private = await stack.enter_async_context(PrivateBroker(workdir / "broker"))
+            mqtt = dataclasses.replace(config.mqtt, host=private.host, port=private.port)
+            config = dataclasses.replace(config, mqtt=mqtt)
+        out.banner(scenario, spec.description, days, speed, config.mqtt)
+        # Time moves only when the service, the radio, the database and the broker have caught
+        # up with it: the same story on any machine, only slower where the machine is slower.
+        clock = SimulatedClock(start, speed=speed, paced=True)
+        clock.hold()  # until the service is up and listening: the story starts at `start`
+        listener = Listener(config, out)
+        await stack.enter_async_context(listener.client)
+        phone = Phone(config, clock, out)
+        await stack.enter_async_context(phone.client)
+        await asyncio.wait_for(listener.connected(), DRAIN_TIMEOUT_S)
+        await asyncio.wait_for(phone.connected(), DRAIN_TIMEOUT_S)
 
-        clock = SimulatedClock(start, speed=speed)
         # The wearables are Bumble peripherals on an in-process virtual radio, reached by the
         # service's own BLE links through bleak, exactly as on a real adapter.
-        radio = await stack.enter_async_context(VirtualRadio())
+        radio = await stack.enter_async_context(VirtualRadio(clock=clock))
         wearables = await wearables_on(
             radio, scenario, person, clock, notify_interval_s=WEARABLE_INTERVAL_S
         )
@@ -120,21 +135,26 @@ async def demo(
             link_factory=radio.link_factory(timezone=tz),
             tuning=Tuning(state_interval_s=600.0, state_refresh_s=3600.0),
         )
+        sync = Sync(app, clock, listener, person.id)
         service = asyncio.create_task(app.run(), name="service")
         try:
             await _race(app.started.wait(), service)
-            reports = asyncio.create_task(
-                _send_reports(phone, config, clock, scenario.reports, out)
-            )
+            if app.mqtt is not None:
+                await _race(app.mqtt.wait_subscribed(), service)
+            reports = asyncio.create_task(phone.send(scenario.reports, sync))
             troubles = asyncio.create_task(act_out(scenario, wearables, clock))
+            clock.release()
             await _race(clock.sleep_until(end), service)
+            clock.stop()  # the story ends here: time stands still while the last messages land
             reports.cancel()
             troubles.cancel()
-            delivered = await _drain(app, listener_ids=out.alert_ids, person=person.id)
+            delivered = await _race(sync.caught_up(), service)
         finally:
             service.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await service
+            if broker:
+                await _leave_nothing(config)
         async with Store.open(config.service.database) as store:
             last = START_DAY + timedelta(days=days - 1)
             summary = await gather(store, config, person, last, days, end)
@@ -146,7 +166,7 @@ async def demo(
     return 0
 
 
-async def _race(work: Any, service: asyncio.Task[None]) -> None:
+async def _race(work: Awaitable[_T], service: asyncio.Task[None]) -> _T:
     """Await `work`, unless the service stops first (then raise what stopped it)."""
     job = asyncio.ensure_future(work)
     done, _ = await asyncio.wait({job, service}, return_when=asyncio.FIRST_COMPLETED)
@@ -154,48 +174,125 @@ async def _race(work: Any, service: asyncio.Task[None]) -> None:
         job.cancel()
         service.result()
         raise MonitorError("the service stopped before the demo ended")
+    return job.result()
 
 
-async def _send_reports(
-    phone: MqttClient,
-    config: Config,
-    clock: SimulatedClock,
-    reports: tuple[PhoneReport, ...],
-    out: Printer,
-) -> None:
-    base = config.mqtt.base_topic
-    pid = config.persons[0].id
-    for number, report in enumerate(reports):
-        await clock.sleep_until(report.at)
-        if report.kind == "ack":
-            # The person taps "OK" on the latest alert of a kind that their phone received.
-            alert_id = out.latest_of(str(report.payload["event_type"]))
-            if alert_id is not None:
-                out.acknowledged(report, alert_id)
-                phone.publish(f"{base}/{pid}/alert/ack", json.dumps({"id": alert_id}).encode())
-            continue
-        body = {**report.payload, "at": report.at.isoformat(), "id": f"demo-{number}"}
-        phone.publish(f"{base}/{pid}/report/{report.kind}", json.dumps(body).encode())
-
-
-async def _drain(app: App, *, listener_ids: set[str], person: str) -> bool:
-    """Wait until the outbox is empty and the subscriber holds every alert the store holds."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + DRAIN_TIMEOUT_S
-    store, ingest = app.store, app.ingest
-    if store is None or ingest is None:
-        return False
-    await ingest.settle()
-    while loop.time() < deadline:
-        stored = {alert.id for alert in await store.alerts(person)}
-        if await store.outbox_size() == 0 and stored <= listener_ids:
-            return True
-        await asyncio.sleep(0.05)
-    return False
+async def _leave_nothing(config: Config) -> None:
+    """Clear what the demo left on a shared broker; say so if that could not be done."""
+    try:
+        await sweep(config)
+    except (TimeoutError, MonitorError) as error:
+        print(
+            f"recovery-monitor: could not clear the demo's retained messages under "
+            f"{config.mqtt.base_topic}/ ({error or 'the broker did not answer'})",
+            file=sys.stderr,
+        )
 
 
 def _client(mqtt: MqttConfig, client_id: str, **kwargs: Any) -> MqttClient:
     return MqttClient(mqtt, client_id=client_id, persistent=False, manual_ack=False, **kwargs)
+
+
+class Sync:
+    """Brings the subscriber up to date with the service while the clock is held.
+
+    Once the simulation is idle and every message the service published has been accepted by
+    the broker (PUBACK), a marker the subscriber sends to itself comes back after all of them:
+    the broker forwards one client's messages in the order it received them.
+    """
+
+    def __init__(self, app: App, clock: SimulatedClock, listener: Listener, person: str) -> None:
+        self._app = app
+        self._clock = clock
+        self._listener = listener
+        self._person = person
+
+    async def caught_up(self) -> bool:
+        """Bring the subscriber up to date; False if that took more than DRAIN_TIMEOUT_S."""
+        try:
+            async with asyncio.timeout(DRAIN_TIMEOUT_S):
+                while not await self._once():
+                    pass
+        except TimeoutError:
+            return False
+        return True
+
+    async def _once(self) -> bool:
+        app, store, mqtt = self._app, self._app.store, self._app.mqtt
+        if store is None or mqtt is None or app.ingest is None:
+            return False
+        await self._clock.until_idle()
+        self._clock.hold()  # until this task next waits on the clock
+        while mqtt.in_flight:  # noqa: ASYNC110 - paho's thread reports PUBACKs; nothing to await
+            await asyncio.sleep(_POLL_S)
+        await self._listener.round_trip()
+        stored = {alert.id for alert in await store.alerts(self._person)}
+        return await store.outbox_size() == 0 and stored <= self._listener.alert_ids
+
+
+class Phone:
+    """The person's phone: sends their reports, and OK on an alert, each waiting for the answer.
+
+    Every command asks for an answer on a response topic, and the clock is held until it
+    arrives: the service has stored and acted on the command before time moves on.
+    """
+
+    def __init__(self, config: Config, clock: SimulatedClock, out: Printer) -> None:
+        self._config = config
+        self._clock = clock
+        self._out = out
+        self._pid = config.persons[0].id
+        self._reply_topic = f"{config.mqtt.base_topic}/{self._pid}/reply/demo-phone"
+        self._answers: dict[bytes, asyncio.Future[None]] = {}
+        self.client = _client(
+            config.mqtt,
+            f"{config.mqtt.client_id}-phone",
+            subscriptions=[self._reply_topic],
+            on_message=self._answered,
+        )
+
+    async def connected(self) -> None:
+        """Return once connected and subscribed."""
+        await self.client.wait_connected()
+        await self.client.wait_subscribed()
+
+    async def send(self, reports: tuple[PhoneReport, ...], sync: Sync) -> None:
+        """Send each report at its moment, each acknowledged once the service has answered it."""
+        base = self._config.mqtt.base_topic
+        for number, report in enumerate(reports):
+            await self._clock.sleep_until(report.at)
+            if report.kind == "ack":
+                # The person taps "OK" on the latest alert of a kind that their phone received,
+                # and has received everything the service sent until now.
+                await sync.caught_up()
+                alert_id = self._out.latest_of(str(report.payload["event_type"]))
+                if alert_id is not None:
+                    self._out.acknowledged(report, alert_id)
+                    await self._command(f"{base}/{self._pid}/alert/ack", {"id": alert_id})
+                continue
+            body = {**report.payload, "at": report.at.isoformat(), "id": f"demo-{number}"}
+            await self._command(f"{base}/{self._pid}/report/{report.kind}", body)
+
+    async def _command(self, topic: str, body: dict[str, Any]) -> None:
+        nonce = secrets.token_bytes(8)
+        answer = asyncio.get_running_loop().create_future()
+        self._answers[nonce] = answer
+        self._clock.hold()  # until this task next waits on the clock
+        self.client.publish(
+            topic,
+            json.dumps(body).encode(),
+            response_topic=self._reply_topic,
+            correlation_data=nonce,
+        )
+        try:
+            await asyncio.wait_for(answer, DRAIN_TIMEOUT_S)
+        finally:
+            self._answers.pop(nonce, None)
+
+    def _answered(self, message: Incoming) -> None:
+        answer = self._answers.get(message.correlation_data or b"")
+        if answer is not None and not answer.done():
+            answer.set_result(None)
 
 
 class Listener:
@@ -204,22 +301,52 @@ class Listener:
     def __init__(self, config: Config, out: Printer) -> None:
         self._config = config
         self._out = out
-
-    def client(self) -> MqttClient:
-        """The subscriber's MQTT client."""
-        base = self._config.mqtt.base_topic
-        return _client(
-            self._config.mqtt,
-            "recovery-demo-listener",
-            subscriptions=[f"{base}/+/alert", f"{base}/+/state", *self._escalations()],
+        self._marker_topic = f"{config.mqtt.base_topic}/demo-listener/marker"
+        self._markers: dict[bytes, asyncio.Future[None]] = {}
+        base = config.mqtt.base_topic
+        self.client = _client(
+            config.mqtt,
+            f"{config.mqtt.client_id}-listener",
+            subscriptions=[
+                f"{base}/+/alert",
+                f"{base}/+/state",
+                self._marker_topic,
+                *self._escalations(),
+            ],
             on_message=self._received,
         )
+
+    @property
+    def alert_ids(self) -> set[str]:
+        """The ids of the alerts received so far."""
+        return self._out.alert_ids
+
+    async def connected(self) -> None:
+        """Return once connected and subscribed."""
+        await self.client.wait_connected()
+        await self.client.wait_subscribed()
+
+    async def round_trip(self) -> None:
+        """Send a marker to ourselves; return once it is back (what came before it is in)."""
+        nonce = secrets.token_bytes(8)
+        back = asyncio.get_running_loop().create_future()
+        self._markers[nonce] = back
+        self.client.publish(self._marker_topic, nonce)
+        try:
+            await back
+        finally:
+            self._markers.pop(nonce, None)
 
     def _escalations(self) -> list[str]:
         topics = {p.alerts.escalation_topic for p in self._config.persons}
         return sorted(t for t in topics if t)
 
     def _received(self, message: Incoming) -> None:
+        if message.topic == self._marker_topic:
+            marker = self._markers.get(message.payload)
+            if marker is not None and not marker.done():
+                marker.set_result(None)
+            return
         try:
             body = json.loads(message.payload)
         except ValueError:

@@ -104,6 +104,12 @@ class Resampler:
             means = means[1:]
             if keys.size == 0:
                 return runs
+        if keys[-1] - self._last_bin == keys.size:
+            # Every bin holds a sample (a device at more than 20 Hz): nothing to fill or break.
+            self._last_bin = int(keys[-1])
+            self._last_value = float(means[-1])
+            runs.append(GridRun(int(keys[0]), means, new_segment=False))
+            return runs
         left_k = np.concatenate(([self._last_bin], keys[:-1]))
         left_v = np.concatenate(([self._last_value], means[:-1]))
         step = keys - left_k

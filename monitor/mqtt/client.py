@@ -157,6 +157,11 @@ class MqttClient:
         """Whether the broker has accepted the connection and it is still up."""
         return self._connected.is_set()
 
+    @property
+    def in_flight(self) -> int:
+        """Messages handed to the client and not yet acknowledged by the broker (PUBACK)."""
+        return len(self._pending)
+
     async def wait_connected(self) -> None:
         """Return once connected (at once if already)."""
         await self._connected.wait()

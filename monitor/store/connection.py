@@ -22,6 +22,7 @@ from typing import Any, Self, TypeVar
 
 import aiosqlite
 
+from monitor.clock import PACERS
 from monitor.errors import DamagedStoreError, StoreError
 from monitor.store.schema import MIGRATIONS
 
@@ -78,12 +79,17 @@ class Connection:
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open the database {path}: {exc}") from exc
         store = cls(path, db)
+        # A paced simulated clock waits while a statement runs in aiosqlite's thread (every
+        # statement runs under the lock); see monitor.clock.
+        pacer = f"database {path} #{id(store)}"
+        PACERS.add(pacer, store._lock.locked)
         try:
             if integrity_check and not created:
                 await store._quick_check()
             await store._prepare()
             yield store
         finally:
+            PACERS.discard(pacer)
             await db.close()
 
     async def _quick_check(self) -> None:

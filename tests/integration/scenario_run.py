@@ -33,7 +33,7 @@ from simulators.scenarios import (
 from tests.probe import MqttProbe, Received, running
 
 PERSON = "p1"
-WAIT_S = 10.0
+WAIT_S = 30.0  # real seconds: a bound on a failure, not a speed
 # The service starts at this local time on plan day 1.
 START_TIME = time(7, 0)
 QUIET = Tuning(state_interval_s=3600.0, state_refresh_s=86_400.0)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 from datetime import date, datetime, time
@@ -58,7 +57,7 @@ async def test_a_day_of_reports_and_alerts_leaves_no_health_value_in_logs_or_ret
             await everything.wait_for(
                 lambda m: any("target_missed" in x.payload.decode() for x in m)
             )
-            await asyncio.sleep(0.3)
+            await everything.settle(app.mqtt)  # all the service sent until now
             retained = [m for m in everything.messages if m.retained]
             alerts = [m.json()["event_type"] for m in everything.on("/alert")]
 

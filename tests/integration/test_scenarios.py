@@ -6,21 +6,31 @@ Each row is a scenario (the demo's own, or one made for a boundary) and what it 
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
 from datetime import date, time, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from monitor.cli.report import gather
+from monitor.config import Config
 from monitor.days import at_local, day_bounds, minute_of
 from monitor.ingest.activity import combine, totals
 from monitor.store.database import Store
 from simulators.broker import PrivateBroker
 from simulators.scenarios import SCENARIOS, DayScript, ScenarioSpec
 from tests.integration.scenario_run import PERSON, run_scenario
+from tests.probe import MqttProbe
 
 MONDAY = date(2026, 11, 23)
+REPO = Path(__file__).parents[2]
 
 
 def day(number: int, start: date = MONDAY) -> date:
@@ -219,3 +229,93 @@ async def test_no_improvement_is_said_at_exactly_8_weeks(
     assert said["data"]["first_week_mean"] == 6.0
     assert "no_improvement" in run.on(day(56))
     assert "no_improvement" not in run.on(day(55)) + run.on(day(57))
+
+
+# -- the demo on a busy machine ---------------------------------------------------------------
+
+# The demo's first four days: on track, falls behind, then OK on a nudge and a missed day.
+DEMO_ARGS = ["demo", "--json", "--scenario", "week", "--days", "4", "--speed", "1e9"]
+
+
+def _demo_story() -> list[dict[str, Any]]:
+    """The demo's JSON lines (alerts, acknowledgements, days, summary), without random ids."""
+    done = subprocess.run(
+        [sys.executable, "-m", "monitor", *DEMO_ARGS],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    story = [json.loads(line) for line in done.stdout.splitlines()]
+    for line in story:
+        for kind in ("alert", "ack"):
+            if kind in line:
+                line[kind].pop("id")
+    return story
+
+
+@contextlib.contextmanager
+def _machine_busy() -> Iterator[None]:
+    """One spinning process more than the machine has cores, stopped afterwards."""
+    spinners = [
+        subprocess.Popen([sys.executable, "-c", "while True: pass"])
+        for _ in range((os.cpu_count() or 1) + 1)
+    ]
+    try:
+        yield
+    finally:
+        for spinner in spinners:
+            spinner.kill()
+            spinner.wait()
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)  # two demos, one of them on a machine made busy on purpose
+def test_the_demo_tells_the_same_story_on_a_busy_machine() -> None:
+    quiet = _demo_story()
+    with _machine_busy():
+        busy = _demo_story()
+    days = [line["day"] for line in quiet if "day" in line]
+    # The story itself (issue 16: a busy machine lost walks and missed days).
+    assert [d["alerts"] for d in days] == [
+        ["target_met"],
+        ["target_met"],
+        ["behind_schedule", "target_met"],
+        ["behind_schedule", "target_missed"],
+    ]
+    assert any("ack" in line for line in quiet)
+    assert busy == quiet
+
+
+async def test_the_demo_on_a_shared_broker_leaves_the_install_alone_and_nothing_behind(
+    make_config: Callable[..., Config], broker: PrivateBroker
+) -> None:
+    # Issue 14, item 6: a real install shares the broker: its status, a state, its device.
+    mqtt = make_config().mqtt
+    install = {
+        "recovery/status": b"online",
+        "recovery/demo/state": b'{"steps_today": 1200}',
+        "homeassistant/device/recovery_demo/config": b'{"state_topic": "recovery/demo/state"}',
+    }
+    async with MqttProbe(mqtt, [], client_id="install") as real:
+        for topic, payload in install.items():
+            await real.client.publish(topic, payload, retain=True)
+    demo = await asyncio.create_subprocess_exec(
+        *[sys.executable, "-m", "monitor", *DEMO_ARGS[:-4], "--days", "1", "--speed", "1e9"],
+        *["--broker", f"127.0.0.1:{broker.port}"],
+        cwd=REPO,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(demo.communicate(), 240)
+    assert demo.returncode == 0, err.decode()
+    alerts = [json.loads(line)["alert"] for line in out.splitlines() if b'"alert"' in line]
+    assert [a["event_type"] for a in alerts] == ["target_met"]
+    assert alerts[0]["person"].startswith("demo-")  # its own person, so its own HA device
+    # What is retained on the broker now: the install's, untouched, and nothing else.
+    async with MqttProbe(mqtt, ["#"], client_id="auditor") as auditor:
+        await auditor.client.publish("audit/marker", b"last")  # comes after the retained ones
+        await auditor.wait_for(lambda m: any(x.topic == "audit/marker" for x in m))
+    assert {m.topic: m.payload for m in auditor.messages if m.retained} == install

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import json
 import os
 import signal
 import sqlite3
 import sys
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
@@ -147,6 +149,7 @@ async def outbox_empty(store: Store) -> bool:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(300)  # two lives of a service in processes of their own, on a busy machine
 async def test_a_service_killed_mid_day_loses_no_steps_and_repeats_no_alert(
     make_config: ConfigFactory, tmp_path: Path, broker: PrivateBroker
 ) -> None:
@@ -155,23 +158,27 @@ async def test_a_service_killed_mid_day_loses_no_steps_and_repeats_no_alert(
     config_file.write_text(config_toml(database=tmp_path / "monitor.db", port=broker.port))
     speed = 600.0  # ten simulated minutes a second
     topic = "recovery/p1/alert"
-    async with MqttProbe(config.mqtt, [topic], client_id="phone", persistent=True) as phone:
-        # First life: 11:58 to about 12:13, through the 12:00 nudge and into the walk.
-        first = await _child(config_file, local(11, 58), speed)
-        await phone.wait_for(lambda m: len(m) >= 1, within=15)
-        await asyncio.sleep(1.2)
+    database = tmp_path / "monitor.db"
+    topics = [topic, "recovery/status"]
+    async with MqttProbe(config.mqtt, topics, client_id="phone", persistent=True) as phone:
+        # First life: 11:58 to 12:12, through the 12:00 nudge and into the walk.
+        first = await _child(config_file, local(11, 58), speed, stop=local(12, 12))
+        await phone.wait_for(lambda m: len(phone.on("/alert")) >= 1, within=60)
+        await _stopped(first)
         first.send_signal(signal.SIGKILL)
         await first.wait()
-        killed_at = _last_reading_time(tmp_path / "monitor.db")
+        killed_at = _last_reading_time(database)
         assert local(12, 5) < killed_at < local(12, 25), "killed mid-walk"
 
-        # Second life, from 12:20: the watch has counted on while the service was dead.
-        second = await _child(config_file, local(12, 20), speed)
-        await asyncio.sleep(3.0)  # to about 12:50
+        # Second life, from 12:20 to 12:50: the watch has counted on while the service was dead.
+        second = await _child(config_file, local(12, 20), speed, stop=local(12, 50))
+        await _stopped(second)
+        offline = _offline(phone.messages)
         second.send_signal(signal.SIGTERM)
         assert await second.wait() == 0
-        await asyncio.sleep(0.3)
-        nudges = [m.json() for m in phone.messages]
+        # Its last word (after any alert it sent) is its status going offline.
+        await phone.wait_for(lambda m: _offline(m) > offline, within=30)
+        nudges = [m.json() for m in phone.on("/alert")]
 
     assert len({n["id"] for n in nudges}) == 1, "the 12:00 nudge, once"
     assert nudges[0]["event_type"] == "behind_schedule"
@@ -186,24 +193,67 @@ async def test_a_service_killed_mid_day_loses_no_steps_and_repeats_no_alert(
         assert len(await store.alerts("p1")) == 1
 
 
-async def _child(config_file: Path, start: datetime, speed: float) -> asyncio.subprocess.Process:
-    return await asyncio.create_subprocess_exec(
+_CHILDREN: list[asyncio.subprocess.Process] = []
+
+
+@pytest.fixture(autouse=True)
+def _no_child_left() -> Iterator[None]:
+    """A child service the test did not stop (it failed on the way) is killed afterwards."""
+    yield
+    while _CHILDREN:
+        child = _CHILDREN.pop()
+        if child.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                child.kill()
+
+
+async def _child(
+    config_file: Path, start: datetime, speed: float, *, stop: datetime | None = None
+) -> asyncio.subprocess.Process:
+    child = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "tests.integration.child_service",
         str(config_file),
         start.isoformat(),
         str(speed),
+        *([stop.isoformat()] if stop else []),
         cwd=Path(__file__).parents[2],
         env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])},
+        stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.DEVNULL,
     )
+    _CHILDREN.append(child)
+    return child
+
+
+async def _stopped(child: asyncio.subprocess.Process, within: float = 120.0) -> None:
+    """Wait (real time) until the child's clock has stopped at its STOP moment."""
+    assert child.stdout is not None
+    async with asyncio.timeout(within):
+        assert await child.stdout.readline() == b"stopped\n"
 
 
 def _last_reading_time(database: Path) -> datetime:
     with sqlite3.connect(database) as db:
         (micros,) = db.execute("SELECT max(received_us) FROM raw_reading").fetchone()
     return datetime.fromtimestamp(micros / 1e6, UTC)
+
+
+async def _read_until(database: Path, moment: datetime, within: float = 60.0) -> None:
+    """Wait (real time) until the child service has stored a reading received at `moment`."""
+
+    async def reached() -> bool:
+        try:
+            return _last_reading_time(database) >= moment
+        except (sqlite3.Error, TypeError):  # not created yet, or no reading yet
+            return False
+
+    await until(reached, within)
+
+
+def _offline(messages: list[Received]) -> int:
+    return sum(m.topic == "recovery/status" and m.payload == b"offline" for m in messages)
 
 
 async def test_alerts_a_dying_broker_acknowledged_are_sent_again_after_it_returns(
@@ -232,6 +282,7 @@ async def test_alerts_a_dying_broker_acknowledged_are_sent_again_after_it_return
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(300)  # two lives of a service in processes of their own, on a busy machine
 async def test_a_service_killed_in_a_burst_of_readings_and_reports_ends_with_each_once(
     make_config: ConfigFactory, tmp_path: Path, broker: PrivateBroker
 ) -> None:
@@ -239,11 +290,14 @@ async def test_a_service_killed_in_a_burst_of_readings_and_reports_ends_with_eac
     config_file = tmp_path / "config.toml"
     config_file.write_text(config_toml(database=tmp_path / "monitor.db", port=broker.port))
     burst = 60
-    topics = ["recovery/p1/alert", "recovery/p1/reply/#"]
+    topics = ["recovery/p1/alert", "recovery/p1/reply/#", "recovery/status"]
     async with MqttProbe(config.mqtt, topics, client_id="phone", persistent=True) as phone:
         # The watch is counting its walk (12:05-12:25) while the reports pour in.
         first = await _child(config_file, local(12, 4), 600.0)
-        await asyncio.sleep(1.5)  # the service is up; the walk has begun
+        # The service is up (its session, which keeps commands for it, exists) and the walk
+        # has begun, however long that takes the machine.
+        await phone.wait_for(lambda m: any(x.payload == b"online" for x in m), within=60)
+        await _read_until(tmp_path / "monitor.db", local(12, 6))
         for number in range(burst):
             body = json.dumps({"symptom": "leg_numbness_tingling", "id": f"burst-{number}"})
             phone.client.publish(
@@ -255,7 +309,7 @@ async def test_a_service_killed_in_a_burst_of_readings_and_reports_ends_with_eac
         await first.wait()
         second = await _child(config_file, local(12, 20), 600.0)
         try:
-            await phone.wait_for(lambda m: len(_alert_ids(m)) >= burst, within=30)
+            await phone.wait_for(lambda m: len(_alert_ids(m)) >= burst, within=120)
         finally:
             second.send_signal(signal.SIGTERM)
             assert await second.wait() == 0

@@ -70,19 +70,14 @@ command_line:
 """
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    """The `interop` marker selects (or with `-m 'not interop'` leaves out) these tests."""
-    config.addinivalue_line(
-        "markers", "interop: runs a real Home Assistant (installed from PyPI on first use)"
-    )
-
-
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Every test here: marked `interop`, on the session's event loop, with room to install."""
+    """Every test here: marked `interop` (pyproject.toml), on the session's event loop, with room
+    to install, and on one xdist worker (`--dist loadgroup`), so one Home Assistant serves all."""
     here = Path(__file__).parent
     for item in items:
         if here in Path(str(item.fspath)).parents:
             item.add_marker(pytest.mark.interop)
+            item.add_marker(pytest.mark.xdist_group("home-assistant"))
             item.add_marker(pytest.mark.timeout(INTEROP_TIMEOUT_S))
             item.add_marker(pytest.mark.asyncio(loop_scope="session"))
 

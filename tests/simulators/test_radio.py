@@ -34,7 +34,7 @@ async def radio() -> AsyncIterator[VirtualRadio]:
 async def add(
     radio: VirtualRadio, profile: str, *, name: str | None = None, battery: int = 90
 ) -> SimulatedWearable:
-    clock = SimulatedClock(START, speed=100)
+    clock = SimulatedClock(START, speed=100, paced=True)
     return await radio.add_wearable(
         profile=profile, wearer=SimulatedPerson(), clock=clock, name=name, battery=battery
     )
@@ -234,7 +234,7 @@ async def test_simulated_wearables_serve_the_bytes_real_ones_were_seen_to_send(
     radio: VirtualRadio,
 ) -> None:
     """Reads from the simulators against payloads from public reports (docs/ble.md)."""
-    clock = SimulatedClock(START, speed=100)
+    clock = SimulatedClock(START, speed=100, paced=True)
     walker = SimulatedPerson([Walk(START, 0.08)])  # 8 steps in 4.8 s
     watch = await radio.add_wearable(profile="infinitime", wearer=walker, clock=clock)
     strap = await radio.add_wearable(profile="polar_pmd", wearer=SimulatedPerson(), clock=clock)
@@ -253,3 +253,25 @@ async def test_simulated_wearables_serve_the_bytes_real_ones_were_seen_to_send(
         features = bytes(await client.read_gatt_char(polar_pmd.CONTROL_POINT))
         assert features.hex().startswith("0f6e02")
         assert polar_pmd.parse_features(features) == {"ppg", "acc", "ppi", "gyro", "mag"}
+
+
+async def test_a_connect_gives_up_after_the_clocks_seconds_not_real_ones() -> None:
+    # The radio's timeouts and the simulated clock agree: a wearable out of range is given up
+    # on after the connect limit of simulated time, however much or little real time passed.
+    clock = SimulatedClock(START, speed=0)  # time moves only when the test says so
+    async with VirtualRadio(clock=clock, connect_timeout_s=0.1) as radio:
+        watch = await radio.add_wearable(
+            profile="infinitime", wearer=SimulatedPerson(), clock=clock
+        )
+        await watch.out_of_range(3600)
+        connect = asyncio.create_task(client_for(radio, watch.address).connect())
+        await asyncio.sleep(0.3)  # three times the limit in real time: not given up on yet
+        assert not connect.done()
+        await clock.advance(0.1)
+        with pytest.raises(TimeoutError, match="no connection within"):
+            await connect
+        assert radio.central.controller.pending_le_connection is None
+        await clock.advance(3600)  # back in range: its advertisement answers the connect at once
+        async with client_for(radio, watch.address) as client:
+            assert client.is_connected
+            assert clock.now() == START + timedelta(seconds=3600.1)

@@ -51,7 +51,7 @@ async def test_two_days_with_faults_count_every_step_on_its_day(radio: VirtualRa
         for hour in (8, 12, 17)
     ]
     person = SimulatedPerson(walks)
-    clock = SimulatedClock(START, speed=40_000)  # two days in about four seconds
+    clock = SimulatedClock(START, speed=40_000, paced=True)  # two days in about four seconds
     watch = await radio.add_wearable(profile="infinitime", wearer=person, clock=clock)
     thingy = await radio.add_wearable(profile="thingy52", wearer=person, clock=clock)
     settings = LinkSettings(gatt_timeout_s=1.0)  # production defaults otherwise

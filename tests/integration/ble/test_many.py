@@ -21,7 +21,7 @@ pytestmark = pytest.mark.timeout(30)
 async def test_three_wearables_two_people_one_flapping(radio: VirtualRadio) -> None:
     # Half the usual speed: three links share the event loop, and the counter logic's
     # plausibility check must not see loop lag (times the speed) as steps bunched together.
-    clock = SimulatedClock(START, speed=500)
+    clock = SimulatedClock(START, speed=500, paced=True)
     anna = SimulatedPerson([Walk(START + timedelta(minutes=4), 15)])
     ben = SimulatedPerson([Walk(START + timedelta(minutes=5), 10, cadence_spm=110)])
     watch = await radio.add_wearable(profile="infinitime", wearer=anna, clock=clock)
@@ -71,7 +71,7 @@ async def test_cancelled_while_searching_stops_at_once(
     link = make_link(radio, clock, DeviceConfig("ghost", "infinitime", address="C0:FF:EE:00:00:01"))
     recorder = Recorder()
     task = asyncio.create_task(link.run(recorder))
-    await asyncio.sleep(0.05)
+    await clock.until_idle()  # the link has started and is waiting for an advertisement
     searching = link.phase
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
@@ -105,7 +105,7 @@ async def test_an_incompatible_wearable_backs_off_for_long(
     async with running([link], recorder):
         # Up, down, and (issue 13) the problem with what to do, for the device's state.
         await recorder.wait_for(lambda: len(recorder.of(LinkState)) == 3)
-        await asyncio.sleep(0.05)
+        await clock.until_idle()
         assert link.phase is LinkPhase.BACKING_OFF
     reason = recorder.of(LinkState)[1].reason
     assert "profile 'thingy52'" in reason

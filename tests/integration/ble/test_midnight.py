@@ -25,7 +25,7 @@ MIDNIGHT = datetime(2026, 11, 20, 23, 0, tzinfo=UTC)  # 00:00 in Berlin
 async def test_watch_counter_restarts_at_the_services_midnight(radio: VirtualRadio) -> None:
     # Slower than the other tests: the watch's clock is set within a second, and at 1000x a
     # millisecond of radio latency is already a simulated second.
-    clock = SimulatedClock(MIDNIGHT - timedelta(minutes=2), speed=100)
+    clock = SimulatedClock(MIDNIGHT - timedelta(minutes=2), speed=100, paced=True)
     walk = Walk(MIDNIGHT - timedelta(seconds=80), 2.5)  # 250 steps, 22:58:40-23:01:10
     person = SimulatedPerson([walk])
     watch = await radio.add_wearable(
@@ -69,7 +69,7 @@ async def test_a_watch_that_resets_late_gives_each_day_what_was_walked_on_it(
     # notice the day), so from our midnight it goes on from yesterday's count. 300 steps before
     # midnight, 200 at 00:10 (still yesterday's count on the watch), 300 after its reset.
     # The old logic took the count seen after midnight for today's: 800 instead of 500.
-    clock = SimulatedClock(MIDNIGHT - timedelta(minutes=10), speed=1000)
+    clock = SimulatedClock(MIDNIGHT - timedelta(minutes=10), speed=1000, paced=True)
     walks = [
         Walk(MIDNIGHT - timedelta(minutes=8), 3),
         Walk(MIDNIGHT + timedelta(minutes=10), 2),

@@ -56,7 +56,7 @@ async def test_a_refused_start_is_said_once_shown_and_not_retried_every_30_s(
 ) -> None:
     # Issue 13: the old link ignored the refusal; the silent stream was dropped after 30 s and
     # the start sent again, for ever (about 20 connections in these 10 minutes).
-    clock = SimulatedClock(START, speed=2000)
+    clock = SimulatedClock(START, speed=2000, paced=True)
     sensor = await radio.add_wearable(
         profile="polar_pmd", wearer=SimulatedPerson(), clock=clock, motion_source=wave
     )

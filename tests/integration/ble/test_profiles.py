@@ -104,7 +104,7 @@ async def test_foot_pod_cadence_is_integrated_into_steps(radio: VirtualRadio) ->
     # Slower than the other tests: a foot pod's steps are only as good as the notification
     # times, and at 1000x a few milliseconds of event-loop lag are seconds of walking (at 200x a
     # loaded CI machine was seen to lag enough to miss the 3 % below).
-    clock = SimulatedClock(START, speed=100)
+    clock = SimulatedClock(START, speed=100, paced=True)
     walk = Walk(START + timedelta(minutes=1), 3, cadence_spm=120)
     person = SimulatedPerson([walk])
     pod = await radio.add_wearable(profile="rsc", wearer=person, clock=clock, notify_interval_s=2.0)

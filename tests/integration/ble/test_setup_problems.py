@@ -35,7 +35,7 @@ async def test_a_setup_bug_is_logged_once_shown_and_retried_hourly(
 ) -> None:
     # Issue 13: the old link took the ValueError for a radio failure and reconnected every
     # 5 minutes for ever (about 30 attempts in these 2.5 hours), 0 steps a day.
-    clock = SimulatedClock(START, speed=5000)
+    clock = SimulatedClock(START, speed=5000, paced=True)
     watch = await radio.add_wearable(
         profile="infinitime", wearer=SimulatedPerson([]), clock=clock, notify_interval_s=2.0
     )

@@ -32,7 +32,7 @@ pytestmark = pytest.mark.timeout(30)
 async def test_the_watch_zone_is_rewritten_at_the_zone_change(
     radio: VirtualRadio, zone: str, change: datetime, before: int, after: int
 ) -> None:
-    clock = SimulatedClock(change - timedelta(minutes=3), speed=100)
+    clock = SimulatedClock(change - timedelta(minutes=3), speed=100, paced=True)
     watch = await radio.add_wearable(
         profile="infinitime", wearer=SimulatedPerson([]), clock=clock, notify_interval_s=2.0
     )

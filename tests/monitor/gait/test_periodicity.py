@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from numpy.lib.stride_tricks import sliding_window_view
 from numpy.typing import NDArray
 
+from monitor.gait import analyze_gait
+from monitor.gait.bandpass import CHUNK, BandPass
 from monitor.gait.periodicity import MIN_RMS_G, WINDOW_BINS, step_periods
 from monitor.gait.resample import GRID_HZ
 
@@ -84,3 +87,37 @@ def test_no_rows() -> None:
     periods, seconds = step_periods(np.empty((0, WINDOW_BINS)))
     assert periods.shape == (0,)
     assert seconds.shape == (0, WINDOW_BINS // GRID_HZ)
+
+
+def _band_passed_noise(seed: int, seconds: int) -> NDArray[np.float64]:
+    """White noise through the detector's band-pass, unit RMS: aliased impacts as it sees them."""
+    band = BandPass()
+    band.restart(0.0)
+    n = seconds * GRID_HZ // CHUNK * CHUNK
+    noise = band.filter(np.random.default_rng(seed).normal(0.0, 1.0, n))
+    return noise / np.std(noise)
+
+
+@pytest.mark.parametrize("cadence", [80.0, 100.0, 120.0])
+def test_rhythm_under_aliased_noise_of_its_own_power_is_found(cadence: float) -> None:
+    """A device without an anti-alias filter folds heel strikes into a noise as strong as the
+    gait (real walks picked down to 12.5 Hz); the noise floor is removed before the correlation,
+    so the step is found in most windows (issue 17; before: 34-44%, now 55-59%)."""
+    noise = _band_passed_noise(1, 200)
+    t = np.arange(noise.size) / GRID_HZ
+    phase = 2 * np.pi * cadence / 60.0 * t
+    clean = np.cos(phase) + 0.3 * np.cos(2 * phase + 1.0)
+    walk = 0.1 * (clean / np.std(clean) + noise)
+    windows = sliding_window_view(walk, WINDOW_BINS)[::GRID_HZ]
+    periods, _ = step_periods(windows)
+    right = np.abs(periods - 60.0 / cadence) <= 0.03 * 60.0 / cadence
+    assert right.mean() >= 0.5
+
+
+@pytest.mark.parametrize("rate_hz", [12.5, 25.0])
+def test_noise_alone_gives_no_steps(rate_hz: float) -> None:
+    """The floor's removal leaves chance peaks in a few windows, never a walk."""
+    rng = np.random.default_rng(3)
+    t = np.arange(int(300 * rate_hz)) / rate_hz
+    xyz = rng.normal(0.0, 0.1, (t.size, 3)) + np.array([0.0, 0.0, 1.0])
+    assert analyze_gait(t, xyz).steps == 0

@@ -102,9 +102,22 @@ def test_a_slow_shuffle_is_counted(placement: Placement, cadence: float) -> None
     assert abs(error_pct(result.steps, recording)) <= 5.0
 
 
+# Known failure, kept visible: with jolts that vary from step to step and ring unlocked from
+# it, as real ones do (tests/simulators/test_motion.py), a trouser pocket at 75 steps/min sampled
+# without an anti-alias filter loses about a fifth of its steps (before the floor removal of
+# periodicity.py: the same; the faster cadences and other placements pass).
+_SLOW_ALIASED_POCKET = pytest.mark.xfail(
+    strict=True, reason="aliased pocket at 75 steps/min: about -20% (docs/gait.md, Limitations)"
+)
+
+
 @pytest.mark.parametrize("placement", list(Placement))
 @pytest.mark.parametrize("cadence", [75.0, 100.0, 120.0])
-def test_a_device_without_anti_aliasing_at_12_5_hz(placement: Placement, cadence: float) -> None:
+def test_a_device_without_anti_aliasing_at_12_5_hz(
+    placement: Placement, cadence: float, request: pytest.FixtureRequest
+) -> None:
+    if placement is Placement.POCKET and cadence == 75.0:
+        request.applymarker(_SLOW_ALIASED_POCKET)
     recording = simulate(
         still_around(Segment(Activity.WALKING, 60.0, cadence)),
         placement,
