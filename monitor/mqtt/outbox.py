@@ -11,10 +11,11 @@ import asyncio
 import collections
 import functools
 import logging
+from collections.abc import Iterable
+from typing import Protocol
 
-from monitor.mqtt.client import FAILURE, MqttClient, reason_text
+from monitor.mqtt.client import FAILURE, reason_text
 from monitor.store.alerts import OutboxItem
-from monitor.store.database import Store
 
 log = logging.getLogger(__name__)
 
@@ -39,13 +40,38 @@ STALLED_AFTER_S = 60.0
 IDLE_LOOKS = 2
 
 
+class OutboxStore(Protocol):
+    """The outbox table as the sender needs it (monitor.store.database.Store is one)."""
+
+    async def outbox(self, limit: int = 100, exclude: Iterable[int] = ()) -> list[OutboxItem]: ...
+
+    async def delivered(self, seq: int) -> None: ...
+
+    async def refused(self, seq: int, reason: str) -> None: ...
+
+    async def retry_refused(self) -> None: ...
+
+
+class Sender(Protocol):
+    """The MQTT connection as the sender needs it (monitor.mqtt.client.MqttClient is one)."""
+
+    @property
+    def connected(self) -> bool: ...
+
+    def publish(self, topic: str, payload: bytes, *, qos: int = 1) -> asyncio.Future[int]: ...
+
+    async def wait_connected(self) -> None: ...
+
+    def drop_connection(self, reason: str) -> None: ...
+
+
 class Outbox:
     """Sends what the store's outbox holds, and removes each message once it is acknowledged."""
 
     def __init__(
         self,
-        store: Store,
-        mqtt: MqttClient,
+        store: OutboxStore,
+        mqtt: Sender,
         *,
         max_in_flight: int = MAX_IN_FLIGHT,
         stalled_after_s: float = STALLED_AFTER_S,

@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from monitor.clock import Clock
@@ -45,8 +46,8 @@ from monitor.recovery.weekly import WEEK_DAYS, is_week_end, weekly_summary
 from monitor.service.alerter import Alerter
 from monitor.service.clock_watch import STEP_THRESHOLD_S, ClockStep, ClockWatch
 from monitor.service.progress import DayPlan, Progress
-from monitor.store.database import Store
 from monitor.store.days import DayResult
+from monitor.store.reports import StoredReport
 
 log = logging.getLogger(__name__)
 
@@ -134,6 +135,24 @@ def next_watch(person: PersonConfig, tz: ZoneInfo, after: datetime) -> datetime:
         day += timedelta(days=1)
 
 
+class TimetableStore(Protocol):
+    """The tables the timetable reads and writes (monitor.store.database.Store is one)."""
+
+    async def day_results(self, person: str, since: date | None = None) -> list[DayResult]: ...
+
+    async def save_day_result(self, result: DayResult) -> None: ...
+
+    async def withdraw_day_results(self, person: str, from_day: date) -> int: ...
+
+    async def schedule_done_until(self, person: str) -> datetime | None: ...
+
+    async def set_schedule_done_until(self, person: str, moment: datetime) -> None: ...
+
+    async def reports(
+        self, person: str, kinds: Iterable[str], since: datetime, until: datetime
+    ) -> list[StoredReport]: ...
+
+
 class Scheduler:
     """Runs every person's timetable (checkpoints, day closes) and the watch on their wearables."""
 
@@ -142,7 +161,7 @@ class Scheduler:
         persons: Sequence[PersonConfig],
         tz: ZoneInfo,
         *,
-        store: Store,
+        store: TimetableStore,
         progress: Progress,
         alerter: Alerter,
         ingest: Ingest,

@@ -49,7 +49,7 @@ async def test_a_connection_that_never_acknowledges_is_dropped_with_its_reason(
     broker = SilentBroker()
     async with Store.open(tmp_path / "m.db") as store:
         await store.add_alert(alert(1), "recovery/p1/alert", b"{}")
-        outbox = Outbox(store, broker, stalled_after_s=0.05)  # type: ignore[arg-type]
+        outbox = Outbox(store, broker, stalled_after_s=0.05)
         task = asyncio.create_task(outbox.run())
         try:
             async with asyncio.timeout(10):
@@ -72,7 +72,7 @@ async def test_an_outbox_nobody_sends_from_is_woken_with_a_log_line(
 ) -> None:
     broker = SilentBroker()
     async with Store.open(tmp_path / "m.db") as store:
-        outbox = Outbox(store, broker)  # type: ignore[arg-type]
+        outbox = Outbox(store, broker)
         # The sender is not running (as if it had stopped looking): the alert just sits there.
         await store.add_alert(alert(1), "recovery/p1/alert", b"{}")
         with caplog.at_level(logging.WARNING):
@@ -89,7 +89,7 @@ async def test_after_a_reconnect_the_watchdog_waits_its_full_time_again(tmp_path
     broker = SilentBroker()
     async with Store.open(tmp_path / "m.db") as store:
         await store.add_alert(alert(1), "recovery/p1/alert", b"{}")
-        outbox = Outbox(store, broker, stalled_after_s=3600)  # type: ignore[arg-type]
+        outbox = Outbox(store, broker, stalled_after_s=3600)
         task = asyncio.create_task(outbox.run())
         try:
             async with asyncio.timeout(10):
