@@ -114,6 +114,14 @@ def is_transient(error: BaseException | None) -> bool:
     return isinstance(error, BleakError | TimeoutError | OSError | WearableLostError)
 
 
+def no_adapter_advice(missing: str) -> str:
+    """What to do when there is no Bluetooth adapter to use (`missing`: why, from the scanner)."""
+    return (
+        f"no Bluetooth adapter ({missing}): plug one in or switch it on, and start the Bluetooth "
+        "service (bluetoothctl show); the link keeps trying"
+    )
+
+
 def problem_advice(error: BaseException) -> str:
     """What to do about a failure that is not the radio's, for the log and the device state."""
     if isinstance(error, IncompatibleWearableError):
@@ -235,6 +243,11 @@ class BleLink:
                         _LOGGER.log(
                             level, "%s: %s; trying again with backoff", self.device_id, reason
                         )
+                        missing = no_adapter_reason(exc)
+                        if missing is not None and level == logging.WARNING:
+                            # Shown on the wearable's state too: the dashboard would otherwise
+                            # say only "disconnected", for as long as no adapter is there.
+                            self._emit(LinkState(False, reason, problem=no_adapter_advice(missing)))
                         continue
                     advice = problem_advice(exc)
                     hours = self._settings.problem_retry_s / 3600.0

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 
 import pytest
-from bleak.exc import BleakError
+from bleak.exc import (
+    BleakBluetoothNotAvailableError,
+    BleakBluetoothNotAvailableReason,
+    BleakError,
+)
 from bleak_retry_connector import BleakConnectionError, BleakOutOfConnectionSlotsError
 
 from devices.ble import (
@@ -21,6 +26,7 @@ from devices.ble import (
 )
 from devices.profiles.gatt import GattParseError
 from devices.profiles.registry import UnknownProfileError
+from devices.readings import LinkState, Reading
 from devices.settings import DeviceConfig
 from monitor.clock import SimulatedClock
 
@@ -91,3 +97,46 @@ def test_default_factory_builds_idle_links_for_the_platform() -> None:
     assert link.device_id == "w"
     assert link.phase is LinkPhase.IDLE
     assert link.connections == 0
+
+
+class _NoAdapterScanner:
+    """A scanner backend as bleak's is on a machine without a Bluetooth adapter."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        pass
+
+    async def start(self) -> None:
+        raise BleakBluetoothNotAvailableError(
+            "No powered Bluetooth adapters found.", BleakBluetoothNotAvailableReason.NO_BLUETOOTH
+        )
+
+    async def stop(self) -> None:
+        pass
+
+
+async def test_no_adapter_is_said_once_and_shown_on_the_wearables_state() -> None:
+    clock = SimulatedClock(datetime(2026, 11, 20, tzinfo=UTC))
+    link = BleLink(
+        "p1",
+        DeviceConfig("watch", "infinitime", name="InfiniTime"),
+        clock,
+        scanner_backend=_NoAdapterScanner,  # type: ignore[arg-type]
+    )
+    states: list[LinkState] = []
+
+    def sink(reading: Reading) -> None:
+        if isinstance(reading.value, LinkState):
+            states.append(reading.value)
+
+    task = asyncio.create_task(link.run(sink))
+    for _ in range(6):  # several failed attempts, the backoff advanced on the clock each time
+        for _ in range(20):
+            await asyncio.sleep(0)
+        await clock.advance(600)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert len(states) == 1  # said once, not at every retry
+    assert not states[0].connected
+    assert "no Bluetooth adapter" in (states[0].problem or "")
+    assert "bluetoothctl" in (states[0].problem or "")
