@@ -220,7 +220,9 @@ class Announcer:
             return
         # A retained "online" is an old announcement, not a restart.
         if message.payload == b"online" and not message.retained:
-            log.info("Home Assistant is online: discovery and states follow shortly")
+            # Once per announcement answered: anyone who may publish here cannot flood the log.
+            level = logging.DEBUG if self._birth.is_set() else logging.INFO
+            log.log(level, "Home Assistant is online: discovery and states follow shortly")
             if self._away_since is not None:
                 earlier = self._returned_from or self._away_since
                 self._returned_from = min(earlier, self._away_since)

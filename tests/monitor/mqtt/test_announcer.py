@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+
+import pytest
 
 from monitor.clock import SimulatedClock
 from monitor.config import Config, PersonConfig, parse_config
@@ -198,3 +201,15 @@ def test_each_install_gets_a_client_id_of_its_own_and_keeps_it(tmp_path: Path) -
     others = {load("b.db"), load("a.db", base="home/recovery"), first}
     assert len(others) == 3
     assert load("a.db", extra='client_id = "mine"') == "mine"
+
+
+def test_a_flood_of_home_assistant_births_is_logged_once(caplog: pytest.LogCaptureFixture) -> None:
+    # Anyone allowed to publish on the birth topic: 200 "online" in a row, one answer pending.
+    subject, _ = announcer(config(P1_ONLY), FakeBroker(), SimulatedClock(START))
+    caplog.set_level(logging.INFO, logger="monitor.mqtt.announcer")
+    for _ in range(200):
+        subject.received(Incoming("homeassistant/status", b"online", qos=0, mid=0, retained=False))
+    lines = [r for r in caplog.records if r.levelno >= logging.INFO]
+    assert [r.getMessage() for r in lines] == [
+        "Home Assistant is online: discovery and states follow shortly"
+    ]
