@@ -36,7 +36,14 @@ from monitor.recovery.plan import (
     target_met,
     week_plan,
 )
-from monitor.recovery.tracking import daily_scores, exercise_counts, exercises_done, sessions
+from monitor.recovery.symptoms import treatment_paused_days
+from monitor.recovery.tracking import (
+    daily_scores,
+    exercise_counts,
+    exercises_done,
+    sessions,
+    symptom_reports,
+)
 from monitor.recovery.trends import describe_trend
 from monitor.service.progress import Progress
 from monitor.store.alerts import StoredAlert
@@ -156,15 +163,20 @@ async def gather(
             )
         )
     done_rows = [r for r in rows if r.complete and r.plan_day is not None]
+    # Days on which the person was told to stop treatment ask no massage or exercises of them.
+    paused = treatment_paused_days(symptom_reports(reports), tz)
     counts = exercise_counts(reports, tz)
     asked_exercises = done_exercises = 0
-    for row in done_rows:
+    for row in (r for r in done_rows if r.day not in paused):
         asked = {e.kind: e.per_day for e in exercises(phase_of(row.plan_day or 1))}
         asked_exercises += sum(asked.values())
         done_exercises += exercises_done(counts.get(row.day, {}), asked)
-    massage = [s for s in sessions(reports, tz) if any(s.day == r.day for r in done_rows)]
+    done_days = {r.day for r in done_rows} - paused
+    massage = [s for s in sessions(reports, tz) if s.day in done_days]
     asked_sessions = (
-        round(expected_sessions(person.plan_start, done_rows[0].day, done_rows[-1].day))
+        round(
+            expected_sessions(person.plan_start, done_rows[0].day, done_rows[-1].day, paused=paused)
+        )
         if done_rows
         else 0
     )

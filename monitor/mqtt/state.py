@@ -6,7 +6,7 @@ import asyncio
 import json
 import logging
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, Protocol
 
 from monitor.clock import Clock
@@ -16,6 +16,7 @@ from monitor.ingest.activity import DayActivity, DeviceStatus
 from monitor.ingest.pipeline import Ingest
 from monitor.recovery.plan import target_met
 from monitor.recovery.rules import Checkpoint, is_behind
+from monitor.recovery.symptoms import WARNING_ACTIVE
 from monitor.service.progress import DayPlan, Progress
 from monitor.store.database import Store
 
@@ -23,8 +24,6 @@ log = logging.getLogger(__name__)
 
 # A retained state older than this is stale: the broker drops it rather than show it for ever.
 STATE_EXPIRY_S = 26 * 3600
-# A warning symptom counts as active for this long after it was last reported.
-WARNING_ACTIVE = timedelta(hours=72)
 
 
 class Publisher(Protocol):

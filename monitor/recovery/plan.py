@@ -10,7 +10,7 @@ also come from recovery-domain.md; the wording is ours.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Container, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from enum import IntEnum
@@ -246,13 +246,16 @@ def week_plan(day_number: int) -> WeekPlan:
     )
 
 
-def expected_sessions(plan_start: date, first: date, last: date) -> float:
-    """Massage sessions the plan asks for over the days [first, last] (phases "as needed": 0)."""
+def expected_sessions(
+    plan_start: date, first: date, last: date, *, paused: Container[date] = ()
+) -> float:
+    """Massage sessions the plan asks for over the days [first, last] (phases "as needed": 0),
+    none on `paused` days (treatment stopped for a warning symptom)."""
     total = 0.0
     day = first
     while day <= last:
         number = plan_day(plan_start, day)
-        if number is not None:
+        if number is not None and day not in paused:
             per_week = massage_plan(phase_of(number)).sessions_per_week
             total += (per_week or 0.0) / 7.0
         day += timedelta(days=1)

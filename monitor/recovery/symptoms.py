@@ -6,13 +6,14 @@ after it first appeared, and severe stiffness reported across more than 48 hours
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
+from monitor.days import local_date
 from monitor.recovery.alerts import AlertDraft, EventType, Severity
 
 # recovery-domain.md: a warning symptom still reported more than 72 hours after it first
@@ -218,3 +219,25 @@ def episode_alerts(
             )
         )
     return drafts
+
+
+# The warning symptoms whose guidance is "stop treatment" (recovery-domain.md; a sharp pain stops
+# only the session it came in). Massage and exercises are not asked of the person while one of
+# them is active: reported within the last WARNING_ACTIVE.
+STOPS_TREATMENT = frozenset({SymptomKind.LEG_NUMBNESS_TINGLING, SymptomKind.SEVERE_STIFFNESS})
+# A warning symptom counts as active for this long after it was last reported (recovery-domain.md:
+# such reactions usually settle in 1-2 days; still reported after 72 hours, it escalates).
+WARNING_ACTIVE = timedelta(hours=72)
+
+
+def treatment_paused_days(reports: Iterable[Reported], tz: ZoneInfo) -> set[date]:
+    """The local days on which a stop-treatment symptom was active (its report's day and the
+    days up to WARNING_ACTIVE after it): the plan asks no massage or exercises of them."""
+    paused: set[date] = set()
+    for report in reports:
+        if report.kind in STOPS_TREATMENT:
+            day, until = local_date(report.at, tz), local_date(report.at + WARNING_ACTIVE, tz)
+            while day <= until:
+                paused.add(day)
+                day += timedelta(days=1)
+    return paused

@@ -186,3 +186,17 @@ async def test_the_report_command(config: Config, tmp_path: Path, capsys: Any) -
     missing.write_text(CONFIG.format(database=tmp_path / "none.db", start=START))
     assert await asyncio.to_thread(main, ["report", "--config", str(missing)]) == 1
     assert "no database" in capsys.readouterr().err
+
+
+async def test_days_told_to_stop_treatment_ask_no_massage_or_exercises(config: Config) -> None:
+    # Numbness reported at 20:00 on the plan's fourth day: "stop treatment" for 72 hours, so
+    # its day and the next three (the last of them today, incomplete) ask nothing of the person.
+    person = config.persons[0]
+    symptom_at = local(START + timedelta(days=3), 20)
+    async with Store.open(config.service.database) as store:
+        await _report(store, "symptom", symptom_at, {"symptom": "leg_numbness_tingling"})
+        data = await gather(store, config, person, TODAY, 7, local(TODAY, 15))
+    parts = {p.name: (p.done, p.asked) for p in data.adherence}
+    assert parts["walking"] == (5.0, 6.0)  # walking is always asked
+    assert parts["exercises"] == (10.0, 12.0)  # days 1-3 only: 3 cat-cow a day, one tilt, of 4
+    assert parts["massage"] == (1.0, 1.0)  # the session on day 4 fell in the pause

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from monitor.recovery.alerts import ALWAYS_SENT, EventType, Severity
-from monitor.recovery.symptoms import SymptomKind, episode, persistence_alerts, symptom_alert
+from monitor.recovery.symptoms import (
+    SymptomKind,
+    episode,
+    persistence_alerts,
+    symptom_alert,
+    treatment_paused_days,
+)
 from monitor.recovery.tracking import SymptomReport
 
 LONDON = ZoneInfo("Europe/London")
@@ -96,3 +103,32 @@ def test_different_symptoms_do_not_add_up() -> None:
     stiff = SymptomReport(1, SymptomKind.SEVERE_STIFFNESS, T0)
     sharp = SymptomReport(2, SymptomKind.SHARP_PAIN_DURING_SESSION, T0 + timedelta(hours=80))
     assert persistence_alerts(sharp, [stiff, sharp], LONDON) == []
+
+
+@dataclass(frozen=True)
+class _Said:
+    id: int
+    kind: SymptomKind
+    at: datetime
+
+
+@pytest.mark.parametrize(
+    ("kind", "at", "paused"),
+    [
+        # Stop treatment: the report's local day and the days up to 72 hours after it.
+        (SymptomKind.LEG_NUMBNESS_TINGLING, "2026-11-24T20:00", ["24", "25", "26", "27"]),
+        (SymptomKind.SEVERE_STIFFNESS, "2026-11-24T00:30", ["24", "25", "26", "27"]),
+        # London's clocks go back on 2026-10-25: the 72 hours end at 22:30 on the 27th.
+        (SymptomKind.SEVERE_STIFFNESS, "2026-10-24T23:30", ["24", "25", "26", "27"]),
+        # A sharp pain stops only its session; red flags send to a doctor, not a pause.
+        (SymptomKind.SHARP_PAIN_DURING_SESSION, "2026-11-24T20:00", []),
+        (SymptomKind.LEG_WEAKNESS, "2026-11-24T20:00", []),
+        (SymptomKind.NIGHT_PAIN, "2026-11-24T20:00", []),
+    ],
+)
+def test_which_days_treatment_is_paused(kind: SymptomKind, at: str, paused: list[str]) -> None:
+    london = ZoneInfo("Europe/London")
+    moment = datetime.fromisoformat(at).replace(tzinfo=london)
+    days = treatment_paused_days([_Said(1, kind, moment)], london)
+    assert sorted(d.strftime("%d") for d in days) == paused
+    assert all(d.month == moment.month for d in days)
