@@ -171,8 +171,8 @@ async def gather(
         asked = {e.kind: e.per_day for e in exercises(phase_of(row.plan_day or 1))}
         asked_exercises += sum(asked.values())
         done_exercises += exercises_done(counts.get(row.day, {}), asked)
-    done_days = {r.day for r in done_rows} - paused
-    massage = [s for s in sessions(reports, tz) if s.day in done_days]
+    done = [s for s in sessions(reports, tz) if any(s.day == r.day for r in done_rows)]
+    massage = [s for s in done if s.day not in paused]
     asked_sessions = (
         round(
             expected_sessions(person.plan_start, done_rows[0].day, done_rows[-1].day, paused=paused)
@@ -189,7 +189,7 @@ async def gather(
     )
     notes = tuple(
         f"{s.day:%a %d %b}: {s.kind} session of {s.minutes} minutes: {note}"
-        for s in massage
+        for s in done
         if (note := session_note(s.kind, s.minutes)) is not None
     )
     number = plan_day(person.plan_start, min(last, today))
