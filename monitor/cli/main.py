@@ -132,7 +132,7 @@ def rebuild_command(args: argparse.Namespace) -> int:
     configure_logging(config.service.log_level)
 
     async def rebuild() -> None:
-        async with Store.open(config.service.database) as store:
+        async with Store.open(config.service.database, exclusive=True) as store:
             rows = await Ingest(store, config.service.timezone, SystemClock()).rebuild()
         print(f"rebuilt per-minute activity from {rows} raw-log rows")
 

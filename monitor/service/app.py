@@ -103,7 +103,9 @@ class App:
         base = config.mqtt.base_topic
         password = read_password(config.mqtt.password_file)
         tz = config.service.timezone
-        async with Store.open(config.service.database, integrity_check=True) as store:
+        async with Store.open(
+            config.service.database, integrity_check=True, exclusive=True
+        ) as store:
             mqtt = MqttClient(
                 config.mqtt,
                 client_id=config.mqtt.client_id,
