@@ -125,17 +125,22 @@ async def test_a_database_path_that_cannot_be_used_is_one_line_not_a_traceback(
     folder = tmp_path / "folder"
     folder.mkdir()
     cases = [
-        (Path("/proc/nope/x.db"), "cannot create the folder /proc/nope"),
-        (a_file / "x.db", f"cannot create the folder {a_file}"),
-        (folder, f"the database {folder} is a folder"),
+        (Path("/proc/nope/x.db"), 1, "cannot create the folder /proc/nope for the database"),
+        (a_file / "x.db", 2, f"service.database: {a_file} is a file, not a folder"),
+        (folder, 2, f"service.database: {folder} is a folder"),
     ]
-    for database, said in cases:
+    for database, code, said in cases:
         config_file = tmp_path / "config.toml"
         config_file.write_text(config_toml(database=database, port=1))
         service = await start_run(config_file)
         _, err = await service.communicate()
-        lines = [line for line in err.decode().splitlines() if " DEBUG " not in line]
-        assert service.returncode in (1, 2), database
+        text = err.decode()
+        assert service.returncode == code, (database, text)
+        assert "Traceback" not in text
+        # One line says it (a config's problems follow the line naming the file).
+        lines = [line for line in text.splitlines() if " DEBUG " not in line]
+        if code == 2:
+            assert lines[0].endswith(f"{config_file}: 1 problem(s) in the config:"), lines
+            lines = lines[1:]
         assert len(lines) == 1, (database, lines)
         assert said in lines[0], (database, lines)
-        assert "Traceback" not in err.decode()
