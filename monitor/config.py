@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import platform
+import stat
 import tomllib
 from dataclasses import dataclass, field
 from datetime import date, time, timedelta
@@ -172,6 +173,20 @@ def plaintext_credentials_problem(mqtt: MqttConfig) -> str | None:
         "tls = true (with ca_file), or allow_plaintext_credentials = true if the network is "
         "trusted"
     )
+
+
+def password_file_warning(path: Path) -> str | None:
+    """The one-line warning when others may read the MQTT password file (None: 0600 or unreadable).
+
+    Said by `run` (in the log) and by `check-config` (on stderr), the same words.
+    """
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+    except OSError:
+        return None  # a missing file is a config problem of its own
+    if not mode & 0o077:
+        return None
+    return f"the MQTT password file {path} can be read by other users: run chmod 600 {path}"
 
 
 def bundled_config(name: str) -> Path:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -179,6 +180,9 @@ class ConfigReader:
             self.problem("log_level", "must be one of debug, info, warning, error")
         if database is None:
             return None
+        problem = _database_path_problem(database)
+        if problem is not None:
+            self.problem("database", problem)
         return ServiceConfig(database, timezone, raw_days, log_level)
 
     def mqtt(self, raw: dict[str, Any]) -> MqttConfig | None:
@@ -465,3 +469,25 @@ def _first_line(path: Path) -> str:
     except (OSError, UnicodeDecodeError):
         return "-"  # unreadable: reported where it is read, with the reason
     return lines[0] if lines else ""
+
+
+def _database_path_problem(path: Path) -> str | None:
+    """Why the service could not create or open a database at `path`, when that shows already.
+
+    Its folder, if there, must be writable: the database, its -wal and -shm files and its .lock
+    are created there (monitor.store.connection). A folder not there yet is created by `run`
+    (perhaps as another user, so only a file in its way is a problem now); one that cannot be
+    (under /proc, say) shows only when `run` tries.
+    """
+    if path.is_dir():
+        return f"{path} is a folder: name a file in it, e.g. {path / 'monitor.db'}"
+    folder = path.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir():
+        return f"{folder} is a file, not a folder: {path} cannot be created under it"
+    if folder == path.parent and not os.access(folder, os.W_OK | os.X_OK):
+        return (
+            f"the folder {folder} is not writable by this user: the database cannot be made there"
+        )
+    return None

@@ -17,7 +17,7 @@ from devices.ble import BleLinkFactory
 from monitor.cli import analyze, demo, report, scan
 from monitor.cli import log as logcmd
 from monitor.clock import SystemClock
-from monitor.config import Config, load_config
+from monitor.config import Config, load_config, password_file_warning
 from monitor.errors import ConfigError, MonitorError
 from monitor.ingest.pipeline import Ingest
 from monitor.logs import configure_logging
@@ -82,6 +82,10 @@ def check_config_command(args: argparse.Namespace) -> int:
     config = load_for_cli(args.file)
     if config is None:
         return EXIT_USAGE
+    if config.mqtt.password_file is not None:
+        warning = password_file_warning(config.mqtt.password_file)
+        if warning is not None:
+            print(f"recovery-monitor: warning: {warning}", file=sys.stderr)
     wearables = sum(len(p.devices) for p in config.persons)
     print(f"{args.file}: OK ({len(config.persons)} person(s), {wearables} wearable(s))")
     return EXIT_OK
@@ -132,7 +136,7 @@ def rebuild_command(args: argparse.Namespace) -> int:
     configure_logging(config.service.log_level)
 
     async def rebuild() -> None:
-        async with Store.open(config.service.database) as store:
+        async with Store.open(config.service.database, exclusive=True) as store:
             rows = await Ingest(store, config.service.timezone, SystemClock()).rebuild()
         print(f"rebuilt per-minute activity from {rows} raw-log rows")
 

@@ -9,14 +9,13 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-import stat
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from devices.base import LinkFactory
 from monitor.clock import Clock, SimulatedClock, SystemClock
-from monitor.config import Config
+from monitor.config import Config, password_file_warning
 from monitor.errors import DamagedStoreError, MonitorError, StoreError
 from monitor.ingest.activity import Processed
 from monitor.ingest.pipeline import Ingest
@@ -57,15 +56,13 @@ def read_password(path: Path | None) -> str | None:
         return None
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
-        mode = stat.S_IMODE(path.stat().st_mode)
     except (OSError, UnicodeDecodeError) as exc:
         raise MonitorError(f"cannot read the MQTT password from {path}: {exc}") from exc
     if not lines or not lines[0]:
         raise MonitorError(f"the MQTT password file {path} is empty: put the password on line 1")
-    if mode & 0o077:
-        log.warning(
-            "the MQTT password file %s can be read by other users: run chmod 600 %s", path, path
-        )
+    warning = password_file_warning(path)
+    if warning is not None:
+        log.warning("%s", warning)
     return lines[0]
 
 
@@ -103,7 +100,9 @@ class App:
         base = config.mqtt.base_topic
         password = read_password(config.mqtt.password_file)
         tz = config.service.timezone
-        async with Store.open(config.service.database, integrity_check=True) as store:
+        async with Store.open(
+            config.service.database, integrity_check=True, exclusive=True
+        ) as store:
             mqtt = MqttClient(
                 config.mqtt,
                 client_id=config.mqtt.client_id,

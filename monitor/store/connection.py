@@ -24,6 +24,7 @@ import aiosqlite
 
 from monitor.clock import PACERS
 from monitor.errors import DamagedStoreError, StoreError
+from monitor.store.exclusive import exclusive_use
 from monitor.store.schema import MIGRATIONS
 
 T = TypeVar("T")
@@ -64,33 +65,46 @@ class Connection:
 
     @classmethod
     @contextlib.asynccontextmanager
-    async def open(cls, path: Path, *, integrity_check: bool = False) -> AsyncIterator[Self]:
+    async def open(
+        cls, path: Path, *, integrity_check: bool = False, exclusive: bool = False
+    ) -> AsyncIterator[Self]:
         """Open (creating 0600 if absent), check and migrate the database; close it on exit.
 
         An existing zero-length file is refused (DamagedStoreError) and left untouched; with
         `integrity_check` (the service, at start) so is one that fails SQLite's `quick_check`
         (about 0.3 s for a year's file: docs/reliability.md; the short-lived commands skip it).
+        With `exclusive` (the service, `rebuild`) the database's lock is held while it is open:
+        StoreError if another process holds it (monitor.store.exclusive). Any failure to create
+        or open it is a StoreError of one line.
         """
-        created = _create_private(path)
-        if not created:
-            _check_existing_file(path)
-        try:
-            db = await aiosqlite.connect(path, isolation_level=None)
-        except sqlite3.Error as exc:
-            raise StoreError(f"cannot open the database {path}: {exc}") from exc
-        store = cls(path, db)
-        # A paced simulated clock waits while a statement runs in aiosqlite's thread (every
-        # statement runs under the lock); see monitor.clock.
-        pacer = f"database {path} #{id(store)}"
-        PACERS.add(pacer, store._lock.locked)
-        try:
-            if integrity_check and not created:
-                await store._quick_check()
-            await store._prepare()
-            yield store
-        finally:
-            PACERS.discard(pacer)
-            await db.close()
+        _make_folder(path)
+        with exclusive_use(path) if exclusive else contextlib.nullcontext():
+            created = _create_private(path)
+            if not created:
+                _check_existing_file(path)
+            db = aiosqlite.connect(path, isolation_level=None)
+            try:
+                await db
+            except (sqlite3.Error, OSError) as exc:
+                raise StoreError(f"cannot open the database {path}: {exc}") from exc
+            finally:
+                if db._connection is None:
+                    # aiosqlite stopped its thread on the failure but did not wait for it: wait,
+                    # or it reports to an event loop that may be closed by then (a traceback).
+                    await asyncio.to_thread(db._thread.join)
+            store = cls(path, db)
+            # A paced simulated clock waits while a statement runs in aiosqlite's thread (every
+            # statement runs under the lock); see monitor.clock.
+            pacer = f"database {path} #{id(store)}"
+            PACERS.add(pacer, store._lock.locked)
+            try:
+                if integrity_check and not created:
+                    await store._quick_check()
+                await store._prepare()
+                yield store
+            finally:
+                PACERS.discard(pacer)
+                await db.close()
 
     async def _quick_check(self) -> None:
         """SQLite's `PRAGMA quick_check` over the whole file (its cost: docs/reliability.md)."""
@@ -303,12 +317,21 @@ def _fsync(path: Path) -> None:
         os.close(fd)
 
 
+def _make_folder(path: Path) -> None:
+    """Create the database's folder (owner only) if absent; StoreError of one line if not."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    except OSError as exc:
+        raise StoreError(
+            f"cannot create the folder {path.parent} for the database: {exc.strerror}"
+        ) from exc
+
+
 def _create_private(path: Path) -> bool:
-    """Create the database file (and its folder) readable by its owner only, if absent.
+    """Create the database file readable by its owner only, if absent.
 
     True if it was created now.
     """
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     try:
         fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
     except FileExistsError:
@@ -330,6 +353,9 @@ def _check_existing_file(path: Path) -> None:
         info = path.stat()
     except OSError as exc:
         raise StoreError(f"cannot read the database {path}: {exc.strerror}") from exc
+    if not stat.S_ISREG(info.st_mode):
+        kind = "a folder" if stat.S_ISDIR(info.st_mode) else "not a regular file"
+        raise StoreError(f"the database {path} is {kind}: set database to a file's path")
     if info.st_size == 0:
         raise DamagedStoreError(
             f"{path} is empty (0 bytes) where the history should be; it was left untouched: "

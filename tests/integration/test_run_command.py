@@ -80,3 +80,67 @@ async def test_run_on_a_corrupted_database_exits_1_and_leaves_it_alone(tmp_path:
     assert service.returncode == 1
     assert b"left untouched" in err
     assert database.read_bytes() == before
+
+
+async def test_a_second_run_or_rebuild_on_the_same_database_is_refused_in_one_line(
+    tmp_path: Path, broker: PrivateBroker
+) -> None:
+    database = tmp_path / "data" / "monitor.db"
+    config_file = tmp_path / "config.toml"
+    config_file.write_text(config_toml(database=database, port=broker.port))
+    mqtt = load_config(config_file).mqtt
+    async with MqttProbe(mqtt, ["recovery/status"]) as probe:
+        first = await start_run(config_file)
+        await probe.wait_for(lambda m: any(x.payload == b"online" for x in m))
+        refusal = (
+            f"recovery-monitor: another recovery-monitor is using {database} (pid {first.pid})"
+        )
+        for command in ("run", "rebuild"):
+            second = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "monitor", command, "--config", str(config_file),
+                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            )  # fmt: skip
+            _, err = await second.communicate()
+            assert second.returncode == 1, command
+            assert err.decode().splitlines() == [f"{refusal}; stop it first"], command
+        # report and log read alongside the running service.
+        readers = [["report"], ["log", "note", "feeling fine"]]
+        for args in ([*r, "--config", str(config_file)] for r in readers):
+            reader = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "monitor", *args,
+                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            )  # fmt: skip
+            _, err = await reader.communicate()
+            assert reader.returncode == 0, (args, err)
+        first.send_signal(signal.SIGTERM)
+        assert await first.wait() == 0
+
+
+async def test_a_database_path_that_cannot_be_used_is_one_line_not_a_traceback(
+    tmp_path: Path,
+) -> None:
+    """The un-creatable cases work as root too (CI): /proc, and a folder that is a file."""
+    a_file = tmp_path / "a-file"
+    a_file.write_text("x")
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    cases = [
+        (Path("/proc/nope/x.db"), 1, "cannot create the folder /proc/nope for the database"),
+        (a_file / "x.db", 2, f"service.database: {a_file} is a file, not a folder"),
+        (folder, 2, f"service.database: {folder} is a folder"),
+    ]
+    for database, code, said in cases:
+        config_file = tmp_path / "config.toml"
+        config_file.write_text(config_toml(database=database, port=1))
+        service = await start_run(config_file)
+        _, err = await service.communicate()
+        text = err.decode()
+        assert service.returncode == code, (database, text)
+        assert "Traceback" not in text
+        # One line says it (a config's problems follow the line naming the file).
+        lines = [line for line in text.splitlines() if " DEBUG " not in line]
+        if code == 2:
+            assert lines[0].endswith(f"{config_file}: 1 problem(s) in the config:"), lines
+            lines = lines[1:]
+        assert len(lines) == 1, (database, lines)
+        assert said in lines[0], (database, lines)
