@@ -371,3 +371,17 @@ async def test_a_retained_command_is_refused_once_cleared_and_changes_nothing(
         assert all(a.acked_at is None for a in await r.store.alerts("p1"))
         assert [p for p in r.broker.published if p.retain] == [Published(topic, b"", True, None)]
         assert r.broker.acked == [1, 2, 3]
+
+
+@pytest.mark.parametrize("retained", [True, False])
+@pytest.mark.parametrize("topic", [SYMPTOM, "recovery/p1/report/note", "recovery/p1/alert/ack"])
+async def test_an_empty_message_is_ignored_silently(
+    tmp_path: Path, topic: str, retained: bool
+) -> None:
+    async with rig(tmp_path) as r:
+        # `mosquitto_pub -r -n`: clearing a retained message, not a command.
+        await r.command(topic, b"", mid=1, retained=retained)
+        assert r.broker.published == []
+        assert r.broker.acked == [1]
+        assert counts(r.path) == (0, 0, 0)
+        assert r.intake.rejected == 0
