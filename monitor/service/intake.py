@@ -436,8 +436,11 @@ class Intake:
             case AckAlert() | AckAll():
                 return await self._acknowledge(command, now)
             case SymptomReported(symptom=symptom):
-                if len(self._held):
-                    # Older reports first, so a resend of a held one is seen as a duplicate.
+                due = self._retry_due is not None and self._monotonic() >= self._retry_due
+                if due or self._held.holding(self._new_report(command, message, now)):
+                    # Held reports first, so that a resend of one is seen as a duplicate. Not
+                    # at every report: while storage fails, each try costs up to 5 s (the busy
+                    # timeout), which would delay this report's own alert.
                     await self._store_held()
                 # The domain's reaction, worked out now and stored with the report
                 # (monitor/service/reactions.py).
