@@ -106,6 +106,9 @@ def run(args: argparse.Namespace) -> int:
             f"recovery-monitor: refused: {answer.get('error')}: {answer.get('detail')}",
             file=sys.stderr,
         )
+        # A symptom report the service could not store still raised its alerts: say which.
+        for line in alert_lines(answer):
+            print(line, file=sys.stderr)
         return EXIT_FAILURE
     if not args.json:
         print(describe(args.kind, person, answer))
@@ -216,13 +219,27 @@ async def send(
 
 
 def describe(kind: str, person: str, answer: dict[str, Any]) -> str:
-    """One line saying what the service did with an accepted report."""
+    """What the service did with an accepted report: one line, then one per alert it raised."""
     if "acknowledged" in answer:
         acked = answer["acknowledged"]
         return f"accepted: {len(acked)} alert(s) of {person} acknowledged"
     if answer.get("duplicate"):
-        return f"accepted: this {kind} report for {person} had already arrived; nothing changed"
-    return f"accepted: {kind} report for {person} stored (report {answer.get('report')})"
+        line = f"accepted: this {kind} report for {person} had already arrived; nothing changed"
+    else:
+        line = f"accepted: {kind} report for {person} stored (report {answer.get('report')})"
+    return "\n".join([line, *alert_lines(answer)])
+
+
+def alert_lines(answer: dict[str, Any]) -> list[str]:
+    """One line per alert the answer says the report raised (`alerts`: id and title)."""
+    alerts = answer.get("alerts")
+    if not isinstance(alerts, list):
+        return []
+    return [
+        f"  alert {alert.get('id')}: {alert.get('title')}"
+        for alert in alerts
+        if isinstance(alert, dict)
+    ]
 
 
 def _person(config: Config, wanted: str | None) -> str | None:

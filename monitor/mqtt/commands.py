@@ -40,6 +40,9 @@ _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 _ALERT_ID = re.compile(r"^[0-9A-HJKMNP-TV-Z]{26}$")
 # Control characters other than tab and newline have no place in a note.
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+# A lone UTF-16 surrogate ("\\ud800" in JSON) is no Unicode character: text holding one cannot be
+# stored as UTF-8, nor sent on.
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 # Numbers beyond this are refused before any arithmetic (every range here is far smaller), so a
 # 400-digit integer is `out_of_range`, not an OverflowError when compared with a float.
@@ -355,7 +358,24 @@ def _body(kind: str, text: str) -> dict[str, Any]:
         return {"score": value}
     if not isinstance(value, dict):
         raise CommandError("invalid_json", "payload must be a JSON object")
+    _unicode_only(value)
     return value
+
+
+def _unicode_only(value: Any) -> None:
+    """Refuse (`invalid_field`) any text, key or value at any depth, that is not a sequence of
+    Unicode scalar values; iterative, since the parser allows deep nesting."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if _SURROGATE.search(item):
+                raise CommandError("invalid_field", "text holds a lone surrogate (not Unicode)")
+        elif isinstance(item, dict):
+            stack.extend(item)
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
 
 
 def _no_constant(name: str) -> Any:

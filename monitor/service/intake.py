@@ -3,7 +3,12 @@
 A command is acknowledged to the broker only after it has been stored (or refused), so one that
 arrives just before a crash is delivered again rather than lost; storing is de-duplicated, so a
 second delivery changes nothing. A symptom report is stored with its alerts in one transaction
-(monitor.service.reactions), so `storage_unavailable` always means that nothing was stored.
+(monitor.service.reactions), so `storage_unavailable` always means that nothing was stored yet.
+A symptom report always becomes an alert, whatever fails: when it cannot be stored, its alerts
+are sent anyway and it is stored later (monitor.service.unstored).
+
+An empty payload (the usual way to clear a retained message) is no command: it is acknowledged
+and ignored, without an answer.
 
 No message can stop intake: whatever one holds, it is answered (an unexpected failure as
 `internal_error`), acknowledged, and the next one is handled. A retained command is an old one
@@ -49,6 +54,7 @@ from monitor.mqtt.commands import (
 )
 from monitor.recovery.symptoms import SymptomKind
 from monitor.service.reactions import AlertMaker, Reactions
+from monitor.service.unstored import RETRY_INTERVAL_S, SentUnstoredError, Unstored, alert_list
 from monitor.store.alerts import QueuedAlert
 from monitor.store.reports import NewReport, Reaction, ReportStored, StoredReport
 
@@ -170,6 +176,10 @@ class Intake:
         self._retained_seen: dict[bytes, None] = {}
         self._recovered = False
         self._summary_due: float | None = None
+        self._held = Unstored(self._reactions, store, mqtt)
+        self._retry_due: float | None = None
+        self._unstored_logged_at: float | None = None
+        self._unstored_quiet = 0  # storage failures not logged one by one (summed up)
         self.accepted = 0
         self.rejected = 0
         self.unanswered = 0  # refusals that only a `rate_limited` summary reported
@@ -194,15 +204,19 @@ class Intake:
             await self._complete_reactions()
             self._recovered = True
         while True:
-            if self._summary_due is None:
+            due = [d for d in (self._summary_due, self._retry_due) if d is not None]
+            if not due:
                 message = await self._queue.get()
             else:
-                wait = max(self._summary_due - self._monotonic(), 0.0)
+                wait = max(min(due) - self._monotonic(), 0.0)
                 try:
                     async with asyncio.timeout(wait):
                         message = await self._queue.get()
                 except TimeoutError:
-                    self._send_summaries()
+                    if self._retry_due is not None and self._monotonic() >= self._retry_due:
+                        await self._store_held()
+                    if self._summary_due is not None and self._monotonic() >= self._summary_due:
+                        self._send_summaries()
                     continue
             batch = [message]
             while len(batch) < BATCH_MAX and not self._queue.empty():
@@ -260,7 +274,11 @@ class Intake:
                 self._mqtt.ack(message)
 
     def _parsed(self, message: Incoming, now: datetime) -> Command | None:
-        """The command a message holds; None once it has been refused."""
+        """The command a message holds; None once it has been refused (or ignored)."""
+        if not message.payload:
+            # `mosquitto_pub -r -n`: someone clearing a retained message, not a command.
+            log.debug("ignored an empty message on %r", message.topic)
+            return None
         if message.retained:
             self._retained(message, now)
             return None
@@ -288,6 +306,8 @@ class Intake:
             self._refuse(message, error, now)
         except StoreError as error:
             self._unstored(message, error, now)
+        except SentUnstoredError as sent:
+            self._unstored(message, sent.error, now, sent.alerts)
         except Exception as exc:  # noqa: BLE001 - logged with its traceback by _failed
             self._failed(message, exc, now)
         else:
@@ -324,12 +344,60 @@ class Intake:
         for person in sorted(changed):
             self._on_change(person)
 
-    def _unstored(self, message: Incoming, error: StoreError, now: datetime) -> None:
+    def _unstored(
+        self,
+        message: Incoming,
+        error: StoreError,
+        now: datetime,
+        alerts: Sequence[QueuedAlert] | None = None,
+    ) -> None:
         # Nothing was stored (the transaction rolled back): say so, so that the phone retries.
-        log.error("a command on %r could not be stored: %s", message.topic, error)
+        self._log_unstored(message.topic, error)
         self.rejected += 1
         detail = "the service cannot store it right now; send it again later"
-        self._refuse(message, CommandError("storage_unavailable", detail), now)
+        extra: dict[str, Any] = {}
+        if alerts is not None:
+            detail = (
+                "the service cannot store it right now, but its alert(s) were sent anyway; it is "
+                "kept in memory and stored when storage works again (sending it again is harmless)"
+            )
+            extra = {"alerts": alert_list(alerts)}
+        self._refuse(message, CommandError("storage_unavailable", detail), now, extra)
+
+    def _log_unstored(self, topic: str, error: StoreError) -> None:
+        """One ERROR line for the first failure, then at most one a SUMMARY_INTERVAL_S with the
+        count of the others (an outage fails every command: hundreds a second in a flood)."""
+        now = self._monotonic()
+        if self._unstored_logged_at is not None and now - self._unstored_logged_at < (
+            SUMMARY_INTERVAL_S
+        ):
+            self._unstored_quiet += 1
+            if self._summary_due is None:
+                self._summary_due = self._unstored_logged_at + SUMMARY_INTERVAL_S
+            return
+        self._unstored_logged_at = now
+        self._log_quiet_unstored()
+        log.error("a command on %r could not be stored: %s", topic, error)
+
+    def _log_quiet_unstored(self) -> None:
+        if self._unstored_quiet:
+            log.error("%d more command(s) could not be stored", self._unstored_quiet)
+            self._unstored_quiet = 0
+
+    async def _store_held(self) -> None:
+        """Store the symptom reports held in memory, if storage works again."""
+        self._retry_due = None
+        try:
+            done = await self._held.store(self._clock.now())
+        except StoreError as error:
+            log.debug("held symptom reports still cannot be stored: %s", error)
+        except Exception:
+            log.exception("held symptom reports could not be stored")
+        else:
+            for person in sorted({held.report.person for held, _ in done}):
+                self._on_change(person)
+        if len(self._held):
+            self._retry_due = self._monotonic() + RETRY_INTERVAL_S
 
     def _failed(self, message: Incoming, exc: Exception, now: datetime) -> None:
         # A bug must not make one message stop intake, nor leave it unacknowledged (the broker
@@ -368,18 +436,39 @@ class Intake:
             case AckAlert() | AckAll():
                 return await self._acknowledge(command, now)
             case SymptomReported(symptom=symptom):
+                due = self._retry_due is not None and self._monotonic() >= self._retry_due
+                if due or self._held.holding(self._new_report(command, message, now)):
+                    # Held reports first, so that a resend of one is seen as a duplicate. Not
+                    # at every report: while storage fails, each try costs up to 5 s (the busy
+                    # timeout), which would delay this report's own alert.
+                    await self._store_held()
                 # The domain's reaction, worked out now and stored with the report
                 # (monitor/service/reactions.py).
-                planned = await self._reactions.plan(person, symptom, command.at, now)
+                try:
+                    planned = await self._reactions.plan(person, symptom, command.at, now)
+                except StoreError:
+                    planned = self._reactions.plan_unread(person, symptom, command.at, now)
         report = self._new_report(command, message, now)
-        stored = await self._store.store_report(report, planned.react if planned else None)
+        try:
+            stored = await self._store.store_report(report, planned.react if planned else None)
+        except StoreError as error:
+            if not isinstance(command, SymptomReported) or planned is None:
+                raise
+            # A symptom report always becomes an alert, whatever fails (issue 11).
+            sent = self._held.holding(report)
+            if sent is None:
+                sent = self._held.send(planned, report, command.symptom)
+                if self._retry_due is None:
+                    self._retry_due = self._monotonic() + RETRY_INTERVAL_S
+            raise SentUnstoredError(error, sent) from error
         if planned is not None:
             planned.settle(stored)
+        raised = {"alerts": alert_list(stored.alerts)} if planned is not None else {}
         if stored.duplicate:
             if stored.alerts:
                 log.warning("%s: a report arrived twice and its missing alert was raised", person)
             log.info("%s: a report arrived twice; the second is ignored", person)
-            return {"duplicate": True}
+            return {"duplicate": True, **raised}
         # What was reported is health data: only at debug level.
         log.info("%s: report %d stored", person, stored.id)
         if isinstance(command, SymptomReported):
@@ -387,7 +476,7 @@ class Intake:
         else:
             log.debug("%s: report %d is a %s report", person, stored.id, command.kind)
         self._on_change(person)
-        return {"report": stored.id}
+        return {"report": stored.id, **raised}
 
     def _new_report(self, command: Command, message: Incoming, now: datetime) -> NewReport:
         if command.request_id is not None:
@@ -417,7 +506,13 @@ class Intake:
             self._on_change(person)
         return {"acknowledged": acked}
 
-    def _refuse(self, message: Incoming, error: CommandError, now: datetime) -> None:
+    def _refuse(
+        self,
+        message: Incoming,
+        error: CommandError,
+        now: datetime,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
         topic = error_topic(message.topic, self._base)
         if not self._answers.take():
             self._count_unanswered(topic)
@@ -431,6 +526,7 @@ class Intake:
             "error": error.code,
             "detail": error.detail,
             "received_at": now.isoformat(),
+            **(extra or {}),
         }
         self._publish(topic, body)
         if error.code is not ErrorCode.BAD_RESPONSE_TOPIC:
@@ -464,6 +560,7 @@ class Intake:
         """One `rate_limited` message per error topic that had refusals go unanswered."""
         pending, self._unanswered = self._unanswered, {}
         self._summary_due = None
+        self._log_quiet_unstored()
         if not pending:
             return
         now = self._clock.now().isoformat()

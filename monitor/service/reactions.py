@@ -148,6 +148,14 @@ class Reactions:
             history = symptom_reports(stored)
         return Planned(self, person, symptom, at, now, known, history)
 
+    def plan_unread(
+        self, person: str, symptom: SymptomKind, at: datetime, now: datetime
+    ) -> Planned:
+        """As `plan`, without reading the store (which failed): the remembered episode, or a
+        new one; the report's own critical alert is the same either way."""
+        known = self._episodes.get((person, symptom))
+        return Planned(self, person, symptom, at, now, known, None if known else [])
+
     def remember(self, person: str, symptom: SymptomKind, current: _Episode) -> None:
         """The episode a newly stored report belongs to, as of that report."""
         self._episodes[(person, symptom)] = current

@@ -283,3 +283,28 @@ async def test_a_retained_command_is_refused_once_and_cleared_from_the_broker(
         await later.client.publish(marker, b"after")
         await later.wait_for(lambda m: any(x.topic == marker for x in m))
         assert [m.topic for m in later.messages] == [marker]
+
+
+async def test_an_empty_retained_message_on_a_command_topic_is_ignored_silently(
+    make_config: ConfigFactory,
+) -> None:
+    """`mosquitto_pub -r -n` (clearing a retained message) is no command: no answer, nothing
+    stored (it was answered `invalid_json`)."""
+    config = make_config()
+    clock = SimulatedClock(monday(10), speed=0)
+    async with (
+        running(config, clock, tuning=FAST) as app,
+        MqttProbe(config.mqtt, LISTEN, client_id="phone") as phone,
+    ):
+        assert app.store is not None
+        await phone.client.wait_subscribed()
+        for topic in ("recovery/p1/report/symptom", "recovery/p1/report/note"):
+            await phone.client.publish(topic, b"", retain=True)
+            await phone.client.publish(topic, b"")
+        # Commands are handled in order: once this one is refused, the empty ones were handled.
+        await phone.client.publish("recovery/p1/report/pain", b"x")
+        errors = await phone.wait_for(lambda m: len(m) >= 1)
+        assert [(e.topic, e.json()["error"]) for e in errors] == [
+            ("recovery/p1/error", "invalid_json")
+        ]
+        assert await stored_reports(app.store, "p1") == 0

@@ -140,3 +140,26 @@ async def test_a_phone_user_over_tls_through_the_documented_acl(
             assert result.code == 0, result.err
             assert result.out == f"accepted: function report for {PERSON} stored (report 2)\n"
     assert PASSWORDS[f"phone-{PERSON}"] not in result.out + result.err
+
+
+async def test_a_symptom_report_prints_the_alerts_it_raised(
+    make_config: ConfigFactory, tmp_path: Path, broker: PrivateBroker
+) -> None:
+    config = make_config()
+    conf = str(config_file(tmp_path, broker))
+    async with running(config, SimulatedClock(monday(10), speed=0)) as app:
+        assert app.store is not None
+        result = await run_cli(
+            ["log", "symptom", "severe_stiffness", "--note", "after the session", "--config", conf]
+        )
+        assert result.code == 0, result.err
+        (alert,) = await app.store.alerts("p1")
+        title = alert.body()["title"]
+        assert result.out == (
+            f"accepted: symptom report for p1 stored (report 1)\n  alert {alert.id}: {title}\n"
+        )
+        as_json = await run_cli(["log", "symptom", "night_pain", "--config", conf, "--json"])
+        answer = json.loads(as_json.out)
+        ids = [a.id for a in await app.store.alerts("p1")]
+        assert [a["id"] for a in answer["alerts"]] == [i for i in ids if i != alert.id]
+        assert all(isinstance(a["title"], str) and a["title"] for a in answer["alerts"])

@@ -173,3 +173,24 @@ def test_error_topics_and_subscriptions() -> None:
         "home/recovery/+/report/+",
         "home/recovery/+/alert/ack",
     ]
+
+
+@pytest.mark.parametrize(
+    ("topic", "payload"),
+    [
+        ("p1/report/note", '{"note": "\\ud800"}'),  # the reported case
+        ("p1/report/note", '{"note": "ok \\udfff then"}'),
+        ("p1/report/symptom", '{"symptom": "night_pain", "note": "\\udc00"}'),
+        ("p1/report/session", '{"kind": "manual", "minutes": 5, "note": "x\\ud83d"}'),
+        ("p1/report/symptom", '{"symptom": "night_pain", "id": "\\ud800"}'),
+        ("p1/report/note", '{"note": "fine", "\\ud800": 1}'),  # a key
+        ("p1/report/note", '{"note": "fine", "x": [[{"y": "\\udbff"}]]}'),  # deep
+    ],
+)
+def test_text_that_is_not_unicode_is_refused(topic: str, payload: str) -> None:
+    assert refusal(topic, payload) == "invalid_field"
+
+
+def test_a_surrogate_pair_is_one_character_and_accepted() -> None:
+    command = parse("p1/report/note", '{"note": "\\ud83d\\ude00"}')
+    assert command.fields["note"] == "\U0001f600"
