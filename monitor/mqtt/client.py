@@ -435,10 +435,9 @@ class MqttClient:
         if self._closing:
             self._connected.clear()
             return
-        if self._connected.is_set() and self._taken_over(code):
-            pass
-        elif self._connected.is_set():
-            log.warning("lost the MQTT broker (%s); reconnecting", reason)
+        if self._connected.is_set():
+            if not self._taken_over(code):  # a takeover says so in its own line
+                log.warning("lost the MQTT broker (%s); reconnecting", reason)
         elif not self._broker_refused:
             # Closed before it accepted us: most often a TLS listener spoken to in plain text.
             hint = "" if self._config.tls else " (does the broker expect TLS? see mqtt.tls)"

@@ -54,7 +54,14 @@ from monitor.mqtt.commands import (
 )
 from monitor.recovery.symptoms import SymptomKind
 from monitor.service.reactions import AlertMaker, Reactions
-from monitor.service.unstored import RETRY_INTERVAL_S, SentUnstoredError, Unstored, alert_list
+from monitor.service.unstored import (
+    RETRY_INTERVAL_S,
+    Publisher,
+    ReportStore,
+    SentUnstoredError,
+    Unstored,
+    alert_list,
+)
 from monitor.store.alerts import QueuedAlert
 from monitor.store.reports import NewReport, Reaction, ReportStored, StoredReport
 
@@ -83,12 +90,8 @@ BATCH_MAX = 100
 MAX_RETAINED_SEEN = 1000
 
 
-class CommandStore(Protocol):
+class CommandStore(ReportStore, Protocol):
     """The repositories intake needs (monitor.store.database.Store is one)."""
-
-    async def store_report(
-        self, report: NewReport, react: Reaction | None = None
-    ) -> ReportStored: ...
 
     async def store_reports(
         self, reports: Sequence[tuple[NewReport, Reaction | None]]
@@ -107,18 +110,8 @@ class CommandStore(Protocol):
     async def ack_waiting(self, person: str, *, until: datetime, at: datetime) -> list[str]: ...
 
 
-class Messenger(Protocol):
-    """The MQTT side intake needs (monitor.mqtt.client.MqttClient is one)."""
-
-    def publish(
-        self,
-        topic: str,
-        payload: bytes,
-        *,
-        qos: int = 1,
-        retain: bool = False,
-        correlation_data: bytes | None = None,
-    ) -> asyncio.Future[int]: ...
+class Messenger(Publisher, Protocol):
+    """The MQTT side intake needs (monitor.mqtt.client.MqttClient is one): publish, and ack."""
 
     def ack(self, message: Incoming) -> None: ...
 
